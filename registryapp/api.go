@@ -143,6 +143,7 @@ func (a *App) apiRoutes(mux *http.ServeMux) {
 	handle("POST /api/servers/{id}/enable", a.handleSetEnabled(true))
 	handle("POST /api/servers/{id}/disable", a.handleSetEnabled(false))
 	handle("GET /api/servers/{id}/tools", a.handleServerTools)
+	handle("GET /api/tools", a.handleSearchTools)
 	handle("GET /api/stats", a.handleStats)
 	handle("GET /api/export", a.handleExport)
 	handle("POST /api/import", a.handleImport)

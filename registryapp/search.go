@@ -1,0 +1,332 @@
+package registryapp
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+)
+
+// Limits of GET /api/tools.
+const (
+	defaultSearchLimit = 20
+	maxSearchLimit     = 1000
+)
+
+// ToolMatch is one result of a tool search: a tool, the server that offers
+// it and how well it matches the query.
+type ToolMatch struct {
+	// Server is the path of the server that offers the tool.
+	Server string `json:"server"`
+	// ServerName is the human-readable name of that server.
+	ServerName string `json:"server_name"`
+	// Name is the tool's name.
+	Name string `json:"name"`
+	// Description says what the tool does.
+	Description string `json:"description"`
+	// InputSchema is the JSON schema of the tool's arguments.
+	InputSchema json.RawMessage `json:"inputSchema"`
+	// Score ranks the match; higher is better.
+	Score float64 `json:"score"`
+}
+
+// Weights of the ranking. The whole query equal to a tool's name beats
+// everything; then a name that starts with or contains the query; then
+// each query word found in the name, the parameter names, the
+// description, the server's tags and the server's name, in that order.
+const (
+	weightExactName     = 100
+	weightNamePrefix    = 30
+	weightNameContains  = 20
+	weightPhraseInDesc  = 10
+	weightNameWord      = 8
+	weightNameSubstr    = 5
+	weightParamWord     = 4
+	weightParamSubstr   = 2
+	weightDescWord      = 3
+	weightDescSubstr    = 1
+	weightTagWord       = 3
+	weightTagSubstr     = 1.5
+	weightServerWord    = 1
+	weightServerSubstr  = 0.5
+	minStemmedWordRunes = 4
+)
+
+// stopWords are left out of multi-word queries, so that "find the weather
+// for a city" ranks on weather and city.
+var stopWords = map[string]bool{
+	"a": true, "an": true, "and": true, "any": true, "are": true, "can": true, "do": true,
+	"find": true, "for": true, "from": true, "how": true, "i": true, "in": true,
+	"is": true, "it": true, "me": true, "my": true, "of": true, "on": true, "or": true,
+	"please": true, "show": true, "that": true, "the": true, "to": true, "tool": true,
+	"tools": true, "what": true, "which": true, "with": true, "want": true, "need": true,
+}
+
+// SearchTools ranks the tools of the enabled servers against query and
+// returns at most limit matches (all if limit <= 0), best first; ties are
+// ordered by tool name, then server path. Tools of disabled servers are
+// left out: the gateway does not route to them. An empty query lists
+// every tool in that order with score 0.
+//
+// A tool matches when at least one query word occurs in its name, its
+// parameter names, its description, or its server's tags or name; the
+// score adds weighted hits and is scaled by the share of query words
+// found, so that tools matching every word come first.
+func SearchTools(servers []*Server, query string, limit int) []ToolMatch {
+	q := newSearchQuery(query)
+	enabled := make([]*Server, 0, len(servers))
+	for _, srv := range servers {
+		if srv.Enabled {
+			enabled = append(enabled, srv)
+		}
+	}
+	indexes := indexesOf(enabled)
+	out := []ToolMatch{}
+	for _, srv := range enabled {
+		idx := indexes[srv]
+		for i := range srv.Tools {
+			score := 0.0
+			if q.text != "" {
+				score = idx.tools[i].score(idx, q)
+				if score <= 0 {
+					continue
+				}
+			}
+			t := srv.Tools[i]
+			out = append(out, ToolMatch{
+				Server: srv.Path, ServerName: srv.Name, Name: t.Name,
+				Description: t.Description, InputSchema: t.InputSchema, Score: score,
+			})
+		}
+	}
+	slices.SortFunc(out, func(a, b ToolMatch) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		}
+		if c := strings.Compare(a.Name, b.Name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Server, b.Server)
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit:limit]
+	}
+	return out
+}
+
+// searchQuery is a query prepared for scoring.
+type searchQuery struct {
+	text   string   // lower-cased, trimmed
+	joined string   // its words joined by spaces: "get forecast" for get_forecast
+	words  []string // its words without stop words (all if only stop words)
+}
+
+func newSearchQuery(query string) searchQuery {
+	q := searchQuery{text: strings.ToLower(strings.TrimSpace(query))}
+	all := splitWords(query)
+	q.joined = strings.Join(all, " ")
+	for _, w := range all {
+		if !stopWords[w] {
+			q.words = append(q.words, w)
+		}
+	}
+	if len(q.words) == 0 {
+		q.words = all
+	}
+	return q
+}
+
+// splitWords splits s at every rune that is not a letter or digit, and at
+// lower-to-upper case changes (getForecast is get, forecast); words are
+// lower-cased.
+func splitWords(s string) []string {
+	var words []string
+	var cur []rune
+	flush := func() {
+		if len(cur) > 0 {
+			words = append(words, strings.ToLower(string(cur)))
+			cur = cur[:0]
+		}
+	}
+	var prev rune
+	for _, r := range s {
+		switch {
+		case !unicode.IsLetter(r) && !unicode.IsDigit(r):
+			flush()
+		case unicode.IsUpper(r) && unicode.IsLower(prev):
+			flush()
+			cur = append(cur, r)
+		default:
+			cur = append(cur, r)
+		}
+		prev = r
+	}
+	flush()
+	return words
+}
+
+// serverIndex holds the lower-cased search fields of one immutable server
+// record, so that a search does not parse schemas again.
+type serverIndex struct {
+	tags      []string
+	nameWords []string
+	name      string
+	tools     []toolIndex
+}
+
+// toolIndex holds the lower-cased search fields of one tool.
+type toolIndex struct {
+	name       string
+	nameWords  []string
+	nameJoined string
+	desc       string
+	descWords  []string
+	params     []string
+	paramWords []string
+}
+
+// searchCache maps the records of the last search to their indexes.
+// Records are immutable, so an index stays valid as long as its record is
+// in use; each search keeps only the entries of the records it was given.
+var searchCache struct {
+	sync.Mutex
+	entries map[*Server]*serverIndex
+}
+
+// indexesOf returns the indexes of servers, building the missing ones.
+func indexesOf(servers []*Server) map[*Server]*serverIndex {
+	searchCache.Lock()
+	defer searchCache.Unlock()
+	next := make(map[*Server]*serverIndex, len(servers))
+	for _, srv := range servers {
+		idx, ok := searchCache.entries[srv]
+		if !ok {
+			idx = buildIndex(srv)
+		}
+		next[srv] = idx
+	}
+	searchCache.entries = next
+	return next
+}
+
+func buildIndex(srv *Server) *serverIndex {
+	idx := &serverIndex{
+		name:      strings.ToLower(srv.Name + " " + srv.Path),
+		nameWords: splitWords(srv.Name + " " + srv.Path),
+		tools:     make([]toolIndex, len(srv.Tools)),
+	}
+	for _, t := range srv.Tags {
+		idx.tags = append(idx.tags, strings.ToLower(t))
+	}
+	for i, t := range srv.Tools {
+		ti := toolIndex{
+			name:      strings.ToLower(t.Name),
+			nameWords: splitWords(t.Name),
+			desc:      strings.ToLower(t.Description),
+			descWords: splitWords(t.Description),
+		}
+		for _, p := range schemaParams(t.InputSchema) {
+			ti.params = append(ti.params, strings.ToLower(p))
+			ti.paramWords = append(ti.paramWords, splitWords(p)...)
+		}
+		ti.nameJoined = strings.Join(ti.nameWords, " ")
+		idx.tools[i] = ti
+	}
+	return idx
+}
+
+// schemaParams returns the property names of a tool's input schema.
+func schemaParams(schema json.RawMessage) []string {
+	if len(schema) == 0 {
+		return nil
+	}
+	var s struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if json.Unmarshal(schema, &s) != nil {
+		return nil
+	}
+	names := make([]string, 0, len(s.Properties))
+	for k := range s.Properties {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// score ranks one tool of srv against q.
+func (t *toolIndex) score(srv *serverIndex, q searchQuery) float64 {
+	score := 0.0
+	switch {
+	case t.name == q.text || (q.joined != "" && t.nameJoined == q.joined):
+		score += weightExactName
+	case strings.HasPrefix(t.name, q.text):
+		score += weightNamePrefix
+	case strings.Contains(t.name, q.text):
+		score += weightNameContains
+	}
+	if len(q.words) > 1 && strings.Contains(t.desc, q.text) {
+		score += weightPhraseInDesc
+	}
+	found := 0
+	for _, w := range q.words {
+		hit := fieldScore(w, t.nameWords, []string{t.name}, weightNameWord, weightNameSubstr) +
+			fieldScore(w, t.paramWords, t.params, weightParamWord, weightParamSubstr) +
+			fieldScore(w, t.descWords, []string{t.desc}, weightDescWord, weightDescSubstr) +
+			fieldScore(w, srv.tags, srv.tags, weightTagWord, weightTagSubstr) +
+			fieldScore(w, srv.nameWords, []string{srv.name}, weightServerWord, weightServerSubstr)
+		if hit > 0 {
+			found++
+			score += hit
+		}
+	}
+	if found == 0 {
+		return 0
+	}
+	return score * float64(found) / float64(len(q.words))
+}
+
+// fieldScore scores word against a field: whole when one of the field's
+// words equals it (or equals it without a plural s), substr when one of
+// the texts contains it.
+func fieldScore(word string, fieldWords, texts []string, whole, substr float64) float64 {
+	stem := ""
+	if len(word) >= minStemmedWordRunes && strings.HasSuffix(word, "s") {
+		stem = strings.TrimSuffix(word, "s")
+	}
+	for _, fw := range fieldWords {
+		if fw == word || (stem != "" && fw == stem) || fw == word+"s" {
+			return whole
+		}
+	}
+	for _, t := range texts {
+		if strings.Contains(t, word) {
+			return substr
+		}
+	}
+	return 0
+}
+
+// handleSearchTools answers GET /api/tools?q=&limit= with the ranked
+// matches of SearchTools.
+func (a *App) handleSearchTools(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit := defaultSearchLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			writeError(w, http.StatusBadRequest, "limit", "limit must be a positive whole number")
+			return
+		}
+		limit = min(n, maxSearchLimit)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"tools": SearchTools(a.registry.Snapshot().Servers(), q.Get("q"), limit),
+	})
+}
