@@ -65,7 +65,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := json.Unmarshal(body, v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			writeError(w, http.StatusBadRequest, te.Field, "%s must be of type %s", te.Field, te.Type)
+			field := strings.TrimPrefix(te.Field, "ServerInput.")
+			writeError(w, http.StatusBadRequest, field, "%s must be of type %s", field, te.Type)
 			return false
 		}
 		writeError(w, http.StatusBadRequest, "", "request body is not valid JSON: %v", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	// The Caddyfile adapter and the standard HTTP modules.
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
@@ -94,6 +95,9 @@ func (c *Caddy) Caddyfile(opts Options) string {
 	admin 127.0.0.1:%d
 	grace_period 1ns
 	persist_config off
+	log {
+		level ERROR
+	}
 	mcp_registry {
 		storage %s
 		admin_user %s
@@ -111,7 +115,7 @@ http://:%d {
 // Load adapts the Caddyfile of opts and loads it, replacing the running
 // config the way `caddy reload` does.
 func (c *Caddy) Load(opts Options) error {
-	cfgJSON, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(c.Caddyfile(opts)), nil)
+	cfgJSON, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(caddyfile.Format([]byte(c.Caddyfile(opts))), nil)
 	if err != nil {
 		return fmt.Errorf("adapting Caddyfile: %w", err)
 	}
