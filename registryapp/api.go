@@ -144,6 +144,8 @@ func (a *App) apiRoutes(mux *http.ServeMux) {
 	handle("POST /api/servers/{id}/enable", a.handleSetEnabled(true))
 	handle("POST /api/servers/{id}/disable", a.handleSetEnabled(false))
 	handle("GET /api/servers/{id}/tools", a.handleServerTools)
+	handle("POST /api/servers/{id}/refresh", a.handleRefresh)
+	handle("GET /api/servers/{id}/tool-history", a.handleToolHistory)
 	handle("GET /api/tools", a.handleSearchTools)
 	handle("GET /api/stats", a.handleStats)
 	handle("GET /api/export", a.handleExport)

@@ -51,6 +51,18 @@ type App struct {
 	// HealthConcurrency is how many checks may run at once (default 32).
 	HealthConcurrency int `json:"health_concurrency,omitempty"`
 
+	// DiscoveryTimeout bounds one listing of a server's tools, all pages
+	// together (default 30s).
+	DiscoveryTimeout caddy.Duration `json:"discovery_timeout,omitempty"`
+
+	// DiscoveryMaxPages is how many pages of tools/list are read from one
+	// server; the tools of further pages are left out (default 50).
+	DiscoveryMaxPages int `json:"discovery_max_pages,omitempty"`
+
+	// DiscoveryMaxBytes bounds the bytes read from a server during one
+	// check or listing (default 8 MiB).
+	DiscoveryMaxBytes int64 `json:"discovery_max_bytes,omitempty"`
+
 	// AdminUser is the user name of the administrator (default "admin").
 	AdminUser string `json:"admin_user,omitempty"`
 
@@ -76,6 +88,9 @@ type App struct {
 	poolKey  string
 	mux      *http.ServeMux
 	admin    *http.ServeMux
+	metrics  *healthMetrics
+	checker  *checker
+	feed     *feedHub
 }
 
 // CaddyModule returns the Caddy module information.
@@ -105,6 +120,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	if a.HealthConcurrency <= 0 {
 		a.HealthConcurrency = 32
+	}
+	if a.DiscoveryTimeout <= 0 {
+		a.DiscoveryTimeout = caddy.Duration(30 * time.Second)
+	}
+	if a.DiscoveryMaxPages <= 0 {
+		a.DiscoveryMaxPages = 50
+	}
+	if a.DiscoveryMaxBytes <= 0 {
+		a.DiscoveryMaxBytes = 8 << 20
 	}
 	if a.AdminUser == "" {
 		a.AdminUser = "admin"
@@ -144,6 +168,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.APITokens = nil
 	a.mux = a.buildMux()
 	a.admin = a.adminMux()
+	if a.metrics, err = newHealthMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering health metrics: %w", err)
+	}
+	a.checker = newChecker(a)
+	a.feed = newFeedHub(a)
 	return nil
 }
 
@@ -156,16 +185,22 @@ func logGeneratedPassword(logger *zap.Logger, user, password string) {
 	})
 }
 
-// Start makes this app the active one for the admin API.
+// Start makes this app the active one for the admin API and starts the
+// health and discovery loops and the live feed.
 func (a *App) Start() error {
 	active.Store(a)
+	a.feed.start()
+	a.checker.start()
 	a.logger.Info("registry open", zap.String("storage", a.poolKey), zap.Int("servers", len(a.registry.Snapshot().Servers())))
 	return nil
 }
 
-// Stop ends this app's background work.
+// Stop ends this app's background work: it stops the loops, waits for
+// the checks in flight and closes the WebSocket connections of the feed.
 func (a *App) Stop() error {
 	active.CompareAndSwap(a, nil)
+	a.checker.stop()
+	a.feed.stop()
 	return nil
 }
 

@@ -21,6 +21,9 @@ func init() {
 //		health_timeout     <duration>
 //		discovery_interval <duration>
 //		health_concurrency <n>
+//		discovery_timeout  <duration>
+//		discovery_max_pages <n>
+//		discovery_max_bytes <n>
 //		admin_user         <name>
 //		admin_password     <password>
 //		api_token          <token>
@@ -69,7 +72,7 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
-		case "health_interval", "health_timeout", "discovery_interval", "session_ttl":
+		case "health_interval", "health_timeout", "discovery_interval", "discovery_timeout", "session_ttl":
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
@@ -87,6 +90,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				a.HealthTimeout = caddy.Duration(dur)
 			case "discovery_interval":
 				a.DiscoveryInterval = caddy.Duration(dur)
+			case "discovery_timeout":
+				a.DiscoveryTimeout = caddy.Duration(dur)
 			case "session_ttl":
 				a.SessionTTL = caddy.Duration(dur)
 			}
@@ -102,6 +107,22 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("health_concurrency must be a positive whole number, got %q", d.Val())
 			}
 			a.HealthConcurrency = n
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "discovery_max_pages", "discovery_max_bytes":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			n, err := strconv.ParseInt(d.Val(), 10, 64)
+			if err != nil || n < 1 {
+				return d.Errf("%s must be a positive whole number, got %q", name, d.Val())
+			}
+			if name == "discovery_max_pages" {
+				a.DiscoveryMaxPages = int(n)
+			} else {
+				a.DiscoveryMaxBytes = n
+			}
 			if d.NextArg() {
 				return d.ArgErr()
 			}

@@ -184,6 +184,7 @@ func (a *App) compatRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /edit/{id...}", a.requireAuth(a.handleFormEdit))
 	mux.HandleFunc("GET /api/server_details/{id...}", a.requireAuth(a.handleLegacyDetails))
 	mux.HandleFunc("GET /api/tools/{id...}", a.requireAuth(a.handleLegacyTools))
+	mux.HandleFunc("POST /api/refresh/{id...}", a.requireAuth(a.handleLegacyRefresh))
 }
 
 func (a *App) handleFormLogin(w http.ResponseWriter, r *http.Request) {

@@ -119,4 +119,44 @@ func (s *store) backup(w io.Writer) (int64, error) {
 	return n, err
 }
 
+// appendToolHistory adds a change to the tool history of the server under
+// key, keeping the newest max entries.
+func (s *store) appendToolHistory(key string, change ToolChange, max int) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHistory)
+		var history []ToolChange
+		if v := b.Get([]byte(key)); v != nil {
+			if err := json.Unmarshal(v, &history); err != nil {
+				return fmt.Errorf("decoding tool history of %s: %w", key, err)
+			}
+		}
+		history = append([]ToolChange{change}, history...)
+		if len(history) > max {
+			history = history[:max]
+		}
+		v, err := json.Marshal(history)
+		if err != nil {
+			return fmt.Errorf("encoding tool history of %s: %w", key, err)
+		}
+		return b.Put([]byte(key), v)
+	})
+}
+
+// toolHistory returns the tool history of the server under key, newest
+// first.
+func (s *store) toolHistory(key string) ([]ToolChange, error) {
+	history := []ToolChange{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketHistory).Get([]byte(key))
+		if v == nil {
+			return nil
+		}
+		if err := json.Unmarshal(v, &history); err != nil {
+			return fmt.Errorf("decoding tool history of %s: %w", key, err)
+		}
+		return nil
+	})
+	return history, err
+}
+
 func (s *store) close() error { return s.db.Close() }

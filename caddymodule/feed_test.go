@@ -1,0 +1,190 @@
+package caddymodule_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/caddymcp/gateway/internal/testenv"
+	"github.com/caddymcp/gateway/registryapp"
+)
+
+// feedMsg is a message of the WebSocket feed.
+type feedMsg struct {
+	Type       string                  `json:"type"`
+	Servers    []registryapp.Server    `json:"servers"`
+	Server     *registryapp.Server     `json:"server"`
+	Path       string                  `json:"path"`
+	Stats      map[string]any          `json:"stats"`
+	ToolChange *registryapp.ToolChange `json:"tool_change"`
+}
+
+// feedConn is a WebSocket client of the feed whose messages arrive on a
+// channel.
+type feedConn struct {
+	conn *websocket.Conn
+	msgs chan feedMsg
+}
+
+// dialFeed opens /ws with the admin's credentials and origin (none if
+// empty), and reads messages in the background until the test ends.
+func dialFeed(t *testing.T, c *testenv.Caddy, origin string) *feedConn {
+	t.Helper()
+	conn, resp, err := dialWS(c, origin)
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("dialing /ws: %v (status %d)", err, status)
+	}
+	conn.SetReadLimit(16 << 20)
+	f := &feedConn{conn: conn, msgs: make(chan feedMsg, 1024)}
+	go func() {
+		defer close(f.msgs)
+		for {
+			_, data, err := conn.Read(context.Background())
+			if err != nil {
+				return
+			}
+			var m feedMsg
+			if json.Unmarshal(data, &m) == nil {
+				f.msgs <- m
+			}
+		}
+	}()
+	t.Cleanup(func() { conn.CloseNow() })
+	return f
+}
+
+func dialWS(c *testenv.Caddy, origin string) (*websocket.Conn, *http.Response, error) {
+	h := http.Header{}
+	h.Set("Authorization", "Basic YWRtaW46dGVzdC1wYXNzd29yZA==") // admin:test-password
+	if origin != "" {
+		h.Set("Origin", origin)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return websocket.Dial(ctx, "ws"+strings.TrimPrefix(c.BaseURL, "http")+"/ws", &websocket.DialOptions{HTTPHeader: h})
+}
+
+// readUntil returns the first message that match accepts.
+func readUntil(t *testing.T, f *feedConn, timeout time.Duration, match func(feedMsg) bool) feedMsg {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		select {
+		case m, ok := <-f.msgs:
+			if !ok {
+				t.Fatal("feed closed")
+			}
+			if match(m) {
+				return m
+			}
+		case <-timer.C:
+			t.Fatalf("no matching feed message within %s", timeout)
+		}
+	}
+}
+
+func TestFeedSnapshotAndToggle(t *testing.T) {
+	c := testenv.StartCaddy(t, testenv.Options{Registry: "health_interval 1h"})
+	register(t, c, "/alpha", "http://127.0.0.1:9", "streamable-http")
+
+	f := dialFeed(t, c, c.BaseURL) // a browser on the site itself
+	snap := readUntil(t, f, 2*time.Second, func(m feedMsg) bool { return m.Type == "snapshot" })
+	if len(snap.Servers) != 1 || snap.Servers[0].Path != "/alpha" {
+		t.Fatalf("snapshot = %+v", snap.Servers)
+	}
+
+	start := time.Now()
+	if r := c.Do("POST", "/api/servers/alpha/disable", nil); r.Status != http.StatusOK {
+		t.Fatalf("disable: %d %s", r.Status, r.Body)
+	}
+	m := readUntil(t, f, time.Second, func(m feedMsg) bool {
+		return m.Type == "server_updated" && m.Server != nil && !m.Server.Enabled
+	})
+	if m.Server.Path != "/alpha" || m.Server.Health.Status != "disabled" {
+		t.Errorf("server_updated = %+v", m.Server)
+	}
+	t.Logf("toggle reached the feed after %s", time.Since(start))
+
+	readUntil(t, f, 2*time.Second, func(m feedMsg) bool {
+		return m.Type == "stats" && m.Stats["disabled"] == float64(1)
+	})
+	c.Do("DELETE", "/api/servers/alpha", nil)
+	readUntil(t, f, time.Second, func(m feedMsg) bool { return m.Type == "server_removed" && m.Path == "/alpha" })
+}
+
+func TestFeedRefusesForeignOriginAndAnonymous(t *testing.T) {
+	c := testenv.StartCaddy(t, testenv.Options{Registry: "health_interval 1h\n\t\tallowed_origins https://ui.example.com"})
+	_, resp, err := dialWS(c, "https://evil.example.com")
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("foreign origin: err %v, response %v; want 403", err, resp)
+	}
+	f := dialFeed(t, c, "https://ui.example.com")
+	readUntil(t, f, 2*time.Second, func(m feedMsg) bool { return m.Type == "snapshot" })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, resp, err = websocket.Dial(ctx, "ws"+strings.TrimPrefix(c.BaseURL, "http")+"/ws", nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("anonymous: err %v, response %v; want 401", err, resp)
+	}
+}
+
+func TestFeedSlowClientDoesNotDelayOthers(t *testing.T) {
+	c := testenv.StartCaddy(t, testenv.Options{Registry: "health_interval 1h"})
+	// A server with large records: each message of it is about 1.8 MB.
+	var tools []map[string]any
+	for i := range 600 {
+		tools = append(tools, map[string]any{"name": fmt.Sprintf("tool%d", i), "description": strings.Repeat("d", 3000), "inputSchema": map[string]any{}})
+	}
+	imp := c.Do("POST", "/api/import", []any{map[string]any{
+		"path": "/big", "name": "Big", "proxy_pass_url": "http://127.0.0.1:9", "transport": "streamable-http", "tools": tools,
+	}})
+	if imp.Status != http.StatusOK {
+		t.Fatalf("import: %d %s", imp.Status, imp.Body)
+	}
+
+	// A client that never reads.
+	slow, _, err := dialWS(c, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.CloseNow()
+	fast := dialFeed(t, c, "")
+	readUntil(t, fast, 2*time.Second, func(m feedMsg) bool { return m.Type == "snapshot" })
+
+	// Enough traffic to fill the slow client's socket buffers and queue;
+	// the reading client gets every change within a second all along.
+	for i := range 60 {
+		enabled := i%2 == 1
+		action := map[bool]string{true: "enable", false: "disable"}[enabled]
+		if r := c.Do("POST", "/api/servers/big/"+action, nil); r.Status != http.StatusOK {
+			t.Fatalf("%s %d: %d %s", action, i, r.Status, r.Body)
+		}
+		readUntil(t, fast, time.Second, func(m feedMsg) bool {
+			return m.Type == "server_updated" && m.Server != nil && m.Server.Enabled == enabled
+		})
+	}
+	// The slow client was dropped: reading it ends with an error.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	slow.SetReadLimit(16 << 20)
+	for {
+		if _, _, err := slow.Read(ctx); err != nil {
+			if ctx.Err() != nil {
+				t.Fatal("the slow client was not dropped")
+			}
+			break
+		}
+	}
+}
