@@ -6,18 +6,30 @@ import (
 	"github.com/caddymcp/gateway/webui"
 )
 
-// uiRoutes serves the embedded web UI: the page at / (and /login), its
-// assets under /static/.
+// uiRoutes serves the embedded web UI: the dashboard at /, the login page
+// at /login, their assets under /static/. The page routes redirect by
+// session state (/ to /login without credentials, /login to / with them),
+// so the page learns whether it is signed in without an API 401, which
+// would make browsers show their Basic-auth prompt.
 func (a *App) uiRoutes(mux *http.ServeMux) {
 	static := http.FileServerFS(webui.Static())
-	page := func(w http.ResponseWriter, r *http.Request) {
-		setUIHeaders(w)
-		http.ServeFileFS(w, r, webui.Static(), "index.html")
+	page := func(signedIn bool, other string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			setUIHeaders(w)
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Vary", "Cookie, Authorization")
+			if a.auth.authenticated(r) != signedIn {
+				http.Redirect(w, r, other, http.StatusSeeOther)
+				return
+			}
+			http.ServeFileFS(w, r, webui.Static(), "index.html")
+		}
 	}
-	mux.HandleFunc("GET /{$}", page)
-	mux.HandleFunc("GET /login", page)
+	mux.HandleFunc("GET /{$}", page(true, "/login"))
+	mux.HandleFunc("GET /login", page(false, "/"))
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setUIHeaders(w)
+		w.Header().Set("Cache-Control", "no-cache")
 		static.ServeHTTP(w, r)
 	})))
 }
