@@ -89,10 +89,20 @@ func setup(cmd *cobra.Command) {
 		&cobra.Command{Use: "export", Short: "Prints every record as a JSON array", Args: cobra.NoArgs, RunE: run(cmdExport)},
 		&cobra.Command{Use: "backup <file>", Short: "Writes a consistent copy of the registry database", Args: cobra.ExactArgs(1), RunE: run(cmdBackup)},
 	)
-	for _, sub := range cmd.Commands() {
+	// Without a subcommand: help; with an unknown one: a one-line failure.
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		err := fmt.Errorf("unknown subcommand %q; run caddy mcp-registry --help", args[0])
+		fmt.Fprintf(cmd.ErrOrStderr(), "caddy mcp-registry: %s\n", err)
+		return err
+	}
+	for _, c := range append(cmd.Commands(), cmd) {
 		// Errors are printed once, as one line, by run.
-		sub.SilenceUsage = true
-		sub.SilenceErrors = true
+		c.SilenceUsage = true
+		c.SilenceErrors = true
 	}
 }
 

@@ -282,6 +282,8 @@ func TestCommandLine(t *testing.T) {
 	}
 	in.fails("not found", "remove", "/fininfo")
 
+	in.fails("unknown subcommand", "frobnicate")
+
 	unused := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	_, errOut, code := in.runAt(unused, "list")
 	if code == 0 || !strings.Contains(errOut, "cannot reach Caddy's admin endpoint") || strings.Count(errOut, "\n") != 1 {
