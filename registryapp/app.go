@@ -91,6 +91,7 @@ type App struct {
 	metrics  *healthMetrics
 	checker  *checker
 	feed     *feedHub
+	mcpgw    *mcpgw
 }
 
 // CaddyModule returns the Caddy module information.
@@ -200,6 +201,7 @@ func (a *App) Start() error {
 func (a *App) Stop() error {
 	active.CompareAndSwap(a, nil)
 	a.checker.stop()
+	a.mcpgw.close()
 	a.feed.stop()
 	return nil
 }

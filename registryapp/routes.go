@@ -10,6 +10,7 @@ func (a *App) buildMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	a.apiRoutes(mux)
 	a.compatRoutes(mux)
+	a.mcpgwRoutes(mux)
 	mux.HandleFunc("GET /ws", a.requireAuth(a.handleFeed))
 	a.uiRoutes(mux)
 	return mux
