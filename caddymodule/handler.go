@@ -107,6 +107,7 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 		Rewrite:        rewriteRequest,
 		Transport:      g.transport,
 		ModifyResponse: g.modifyResponse,
+		BufferPool:     sharedCopyBuffers,
 		ErrorHandler:   g.proxyError,
 		ErrorLog:       zap.NewStdLog(g.logger.Named("reverse_proxy")),
 	}

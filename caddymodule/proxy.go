@@ -344,6 +344,27 @@ func (s *callSet) cancel(p string, cause error) {
 	}
 }
 
+// copyBuffers lends the proxy its body copy buffers. An idle event
+// stream holds its buffer while it waits for the next event, so buffers
+// are small (the standard 32 KiB would dominate the memory of an idle
+// stream); responses are written through the server's own buffered
+// writer anyway.
+type copyBuffers struct{ pool sync.Pool }
+
+const copyBufferSize = 4 << 10
+
+var sharedCopyBuffers = &copyBuffers{pool: sync.Pool{New: func() any { return new([copyBufferSize]byte) }}}
+
+// Get returns a buffer.
+func (b *copyBuffers) Get() []byte { return b.pool.Get().(*[copyBufferSize]byte)[:] }
+
+// Put returns a buffer that Get handed out.
+func (b *copyBuffers) Put(buf []byte) {
+	if cap(buf) == copyBufferSize {
+		b.pool.Put((*[copyBufferSize]byte)(buf[:copyBufferSize]))
+	}
+}
+
 // proxyWriter records the status of a proxied response for metrics and
 // counts open event streams.
 type proxyWriter struct {
@@ -388,3 +409,6 @@ func (w *proxyWriter) done() {
 	}
 	gatewayMetrics.requests.WithLabelValues(w.server, statusLabel(status)).Inc()
 }
+
+// Interface guards
+var _ httputil.BufferPool = (*copyBuffers)(nil)
