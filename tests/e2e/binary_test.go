@@ -1,0 +1,214 @@
+// Package e2e tests the built caddy binary as operators run it: a real
+// process, killed and restarted, with its bbolt file on disk.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/caddymcp/gateway/internal/testenv"
+)
+
+// instance is a running ./caddy process.
+type instance struct {
+	cmd     *exec.Cmd
+	baseURL string
+	output  *bytes.Buffer
+	done    chan struct{} // closed when the process has exited
+	err     error         // its exit error, once done is closed
+}
+
+func caddyBinary(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("CADDY_BINARY")
+	if bin == "" {
+		t.Skip("CADDY_BINARY is not set: build with `make -f xcaddy.mk build` (the test target sets it)")
+	}
+	return bin
+}
+
+func writeCaddyfile(t *testing.T, dir, db string, httpPort, adminPort int) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	mcp_registry {
+		storage %s
+		admin_user admin
+		admin_password secret
+	}
+}
+http://:%d {
+	bind 127.0.0.1
+	mcp_registry
+	mcp_gateway
+}
+`, adminPort, db, httpPort)
+	path := filepath.Join(dir, fmt.Sprintf("Caddyfile-%d", httpPort))
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// start runs the binary with a Caddyfile on free ports and the given
+// registry file; it does not wait for readiness.
+func start(t *testing.T, dir, db string) *instance {
+	t.Helper()
+	httpPort, adminPort := testenv.FreePort(t), testenv.FreePort(t)
+	cfg := writeCaddyfile(t, dir, db, httpPort, adminPort)
+	cmd := exec.Command(caddyBinary(t), "run", "--config", cfg, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	in := &instance{cmd: cmd, baseURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), output: new(bytes.Buffer), done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = in.output, in.output
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		in.err = cmd.Wait()
+		close(in.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-in.done
+	})
+	return in
+}
+
+func (in *instance) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(in.baseURL + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		select {
+		case <-in.done:
+			t.Fatalf("caddy exited: %v\n%s", in.err, in.output)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.Fatalf("caddy did not become ready\n%s", in.output)
+}
+
+func (in *instance) request(method, path string, body any) (int, []byte, error) {
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, in.baseURL+path, rd)
+	req.SetBasicAuth("admin", "secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	_, err = buf.ReadFrom(resp.Body)
+	return resp.StatusCode, buf.Bytes(), err
+}
+
+// TestAcceptedWritesSurviveKill registers 200 servers concurrently, kills
+// the process with SIGKILL right after the last answer, and finds all 200
+// after a restart.
+func TestAcceptedWritesSurviveKill(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "registry.db")
+	first := start(t, dir, db)
+	first.waitReady(t)
+
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	sem := make(chan struct{}, 16)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			status, body, err := first.request("POST", "/api/servers", map[string]any{
+				"path": fmt.Sprintf("/srv-%03d", i), "name": fmt.Sprintf("Server %d", i),
+				"proxy_pass_url": fmt.Sprintf("http://127.0.0.1:%d/mcp", 20000+i),
+			})
+			if err != nil || status != http.StatusCreated {
+				errs <- fmt.Errorf("register %d: %d %s %v", i, status, body, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-first.done
+
+	second := start(t, dir, db)
+	second.waitReady(t)
+	status, body, err := second.request("GET", "/api/servers", nil)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("list after restart: %d %v", status, err)
+	}
+	var list struct{ Servers []struct{ Path string } }
+	if err := json.Unmarshal(body, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Servers) != n {
+		t.Fatalf("%d servers after SIGKILL and restart, want %d", len(list.Servers), n)
+	}
+	seen := map[string]bool{}
+	for _, s := range list.Servers {
+		seen[s.Path] = true
+	}
+	for i := range n {
+		if p := fmt.Sprintf("/srv-%03d", i); !seen[p] {
+			t.Errorf("%s lost", p)
+		}
+	}
+}
+
+// TestSecondProcessOnSameFileFailsFast starts a second process on the
+// registry file of a running one: it must exit soon with the lock message.
+func TestSecondProcessOnSameFileFailsFast(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "registry.db")
+	first := start(t, dir, db)
+	first.waitReady(t)
+
+	began := time.Now()
+	second := start(t, dir, db)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	select {
+	case <-second.done:
+		if second.err == nil {
+			t.Fatalf("second process exited 0\n%s", second.output)
+		}
+	case <-ctx.Done():
+		t.Fatalf("second process still running after %v\n%s", time.Since(began), second.output)
+	}
+	if !strings.Contains(second.output.String(), "locked by another process") {
+		t.Fatalf("second process output lacks the lock message:\n%s", second.output)
+	}
+	if status, _, err := first.request("GET", "/api/servers", nil); err != nil || status != http.StatusOK {
+		t.Fatalf("first process harmed: %d %v", status, err)
+	}
+}
