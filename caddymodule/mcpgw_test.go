@@ -5,10 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -327,6 +329,102 @@ func TestMCPGWAuth(t *testing.T) {
 			bad := cl.connect(t, c, map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:wrong"))})
 			mustFail(t, bad, "healthcheck", nil, "Authorization header")
 		})
+	}
+}
+
+// TestMCPGWOrigin checks that browser pages of other origins cannot use
+// mcpgw (DNS rebinding, CSRF with cached credentials), while the site's
+// own origin and a Host that is not loopback can.
+func TestMCPGWOrigin(t *testing.T) {
+	c := testenv.StartCaddy(t, testenv.Options{})
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`
+	for _, tc := range []struct {
+		path, origin, host string
+		want               int
+	}{
+		{"/mcpgw/mcp", "http://evil.example", "", http.StatusForbidden},
+		{"/mcpgw/sse", "http://evil.example", "", http.StatusForbidden},
+		{"/mcpgw/message?sessionId=x", "http://evil.example", "", http.StatusForbidden},
+		{"/mcpgw/mcp", c.BaseURL, "", http.StatusOK},
+		{"/mcpgw/mcp", "", "gateway.example.com", http.StatusOK},
+	} {
+		method, body := http.MethodPost, io.Reader(strings.NewReader(initialize))
+		if strings.HasPrefix(tc.path, "/mcpgw/sse") {
+			method, body = http.MethodGet, nil
+		}
+		req, err := http.NewRequest(method, c.BaseURL+tc.path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if tc.origin != "" {
+			req.Header.Set("Origin", tc.origin)
+		}
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, tc.path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s with Origin %q, Host %q: %d, want %d", method, tc.path, tc.origin, tc.host, resp.StatusCode, tc.want)
+		}
+	}
+}
+
+// TestMCPGWReload checks that a config reload ends the old config's SSE
+// streams of mcpgw, that Streamable HTTP sessions carry on, that new SSE
+// clients connect, and that no goroutines are left behind.
+func TestMCPGWReload(t *testing.T) {
+	c := testenv.StartCaddy(t, testenv.Options{})
+	var health map[string]any
+	session := startMCPClient(t, c.BaseURL+"/mcpgw/mcp", "2025-11-25", basicHeader(), false)
+	mustCall(t, session, "healthcheck", nil, &health)
+
+	openStream := func() *http.Response {
+		req, err := http.NewRequest(http.MethodGet, c.BaseURL+"/mcpgw/sse", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /mcpgw/sse: %v %v", err, resp)
+		}
+		return resp
+	}
+	baseline := runtime.NumGoroutine()
+	for range 3 {
+		stream := openStream()
+		ended := make(chan error, 1)
+		go func() {
+			_, err := io.Copy(io.Discard, stream.Body)
+			ended <- err
+		}()
+		if err := c.Load(testenv.Options{}); err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+		select {
+		case <-ended:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the old config's SSE stream is still open 5s after the reload")
+		}
+		stream.Body.Close()
+	}
+	mustCall(t, session, "healthcheck", nil, &health)
+	sse := startMCPClient(t, c.BaseURL+"/mcpgw/sse", "2024-11-05", basicHeader(), true)
+	mustCall(t, sse, "healthcheck", nil, &health)
+	_ = sse.Close()
+
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > baseline+5 {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after 3 reloads, %d before:\n%s", runtime.NumGoroutine(), baseline, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -82,10 +82,11 @@ func (a *App) newMCPGW() *mcpgw {
 		s.AddTool(t.tool, a.mcpgwHandler(t))
 	}
 	// The gateway's site decides which host names reach it (any, for a
-	// site like http://:8080), and every tool call is authenticated, so
-	// mcp-go's DNS-rebinding guard, which answers 403 to a loopback
-	// connection with a non-loopback Host, would only reject legitimate
-	// clients that reach the gateway by its name through a local proxy.
+	// site like http://:8080), so mcp-go's DNS-rebinding guard, which
+	// answers 403 to a loopback connection with a non-loopback Host, would
+	// reject legitimate clients that reach the gateway by its name through
+	// a local proxy. withHeaderAuth checks the Origin instead, which is what
+	// stops a browser page of another site, rebound or not.
 	return &mcpgw{
 		streamable: server.NewStreamableHTTPServer(s,
 			server.WithEndpointPath(mcpgwStreamable),
@@ -142,8 +143,15 @@ func (f flushWriter) Flush() { _ = http.NewResponseController(f.ResponseWriter).
 // Unwrap lets http.ResponseController reach the wrapped writer.
 func (f flushWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
+// withHeaderAuth rejects browser requests from other origins (the site's
+// own and allowed_origins pass; clients that send no Origin are not
+// browsers) and records what the request's credentials prove.
 func (a *App) withHeaderAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && !a.originAllowed(origin, r.Host) {
+			writeError(w, http.StatusForbidden, "", "origin %s may not use mcpgw; add it to allowed_origins of the mcp_registry option", origin)
+			return
+		}
 		state := headerAbsent
 		_, cookieErr := r.Cookie(sessionCookie)
 		if r.Header.Get("Authorization") != "" || cookieErr == nil {
