@@ -332,6 +332,23 @@ func TestMCPGWAuth(t *testing.T) {
 	}
 }
 
+// TestMCPGWEventsOnFeed checks that changes made with mcpgw tools reach
+// the WebSocket feed like those of the REST API.
+func TestMCPGWEventsOnFeed(t *testing.T) {
+	c := testenv.StartCaddy(t, testenv.Options{Registry: "health_interval 1h"})
+	feed := dialFeed(t, c, "")
+	mc := startMCPClient(t, c.BaseURL+"/mcpgw/mcp", "2026-07-28", basicHeader(), false)
+	var out map[string]any
+	mustCall(t, mc, "register_service", map[string]any{"server_name": "Feed", "path": "/feed", "proxy_pass_url": "http://127.0.0.1:9"}, &out)
+	readUntil(t, feed, 5*time.Second, func(m feedMsg) bool {
+		return m.Type == "server_updated" && m.Server != nil && m.Server.Path == "/feed" && m.Server.Enabled
+	})
+	mustCall(t, mc, "toggle_service", map[string]any{"service_path": "feed"}, &out)
+	readUntil(t, feed, 5*time.Second, func(m feedMsg) bool {
+		return m.Type == "server_updated" && m.Server != nil && m.Server.Path == "/feed" && !m.Server.Enabled
+	})
+}
+
 // TestMCPGWOrigin checks that browser pages of other origins cannot use
 // mcpgw (DNS rebinding, CSRF with cached credentials), while the site's
 // own origin and a Host that is not loopback can.
