@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -24,9 +25,27 @@ import (
 type instance struct {
 	cmd     *exec.Cmd
 	baseURL string
-	output  *bytes.Buffer
+	output  *syncBuffer
 	done    chan struct{} // closed when the process has exited
 	err     error         // its exit error, once done is closed
+}
+
+// syncBuffer collects a process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func caddyBinary(t *testing.T) string {
@@ -38,14 +57,14 @@ func caddyBinary(t *testing.T) string {
 	return bin
 }
 
-func writeCaddyfile(t *testing.T, dir, db string, httpPort, adminPort int) string {
+func writeCaddyfile(t *testing.T, dir, db, password string, httpPort, adminPort int) string {
 	t.Helper()
 	cfg := fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	mcp_registry {
 		storage %s
 		admin_user admin
-		admin_password secret
+		admin_password %s
 	}
 }
 http://:%d {
@@ -53,7 +72,7 @@ http://:%d {
 	mcp_registry
 	mcp_gateway
 }
-`, adminPort, db, httpPort)
+`, adminPort, db, password, httpPort)
 	path := filepath.Join(dir, fmt.Sprintf("Caddyfile-%d", httpPort))
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -61,15 +80,22 @@ http://:%d {
 	return path
 }
 
-// start runs the binary with a Caddyfile on free ports and the given
-// registry file; it does not wait for readiness.
+// start runs the binary with a Caddyfile on free ports, the given registry
+// file and the admin password "secret"; it does not wait for readiness.
 func start(t *testing.T, dir, db string) *instance {
 	t.Helper()
+	return startWithPassword(t, dir, db, "secret")
+}
+
+// startWithPassword is start with another admin password; "" leaves the
+// option without a value, as an unset {$ADMIN_PASSWORD} does.
+func startWithPassword(t *testing.T, dir, db, password string) *instance {
+	t.Helper()
 	httpPort, adminPort := testenv.FreePort(t), testenv.FreePort(t)
-	cfg := writeCaddyfile(t, dir, db, httpPort, adminPort)
+	cfg := writeCaddyfile(t, dir, db, password, httpPort, adminPort)
 	cmd := exec.Command(caddyBinary(t), "run", "--config", cfg, "--adapter", "caddyfile")
 	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	in := &instance{cmd: cmd, baseURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), output: new(bytes.Buffer), done: make(chan struct{})}
+	in := &instance{cmd: cmd, baseURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), output: new(syncBuffer), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = in.output, in.output
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -210,5 +236,29 @@ func TestSecondProcessOnSameFileFailsFast(t *testing.T) {
 	}
 	if status, _, err := first.request("GET", "/api/servers", nil); err != nil || status != http.StatusOK {
 		t.Fatalf("first process harmed: %d %v", status, err)
+	}
+}
+
+// TestGeneratedPasswordIsLoggedOnce starts without an admin password: the
+// log carries a generated one, once, and it is the one that works.
+func TestGeneratedPasswordIsLoggedOnce(t *testing.T) {
+	dir := t.TempDir()
+	in := startWithPassword(t, dir, filepath.Join(dir, "registry.db"), "")
+	in.waitReady(t)
+	m := regexp.MustCompile(`"admin_password":"([^"]+)"`).FindAllStringSubmatch(in.output.String(), -1)
+	if len(m) != 1 {
+		t.Fatalf("generated password logged %d times, want once:\n%s", len(m), in.output)
+	}
+	for password, want := range map[string]int{m[0][1]: http.StatusOK, "secret": http.StatusUnauthorized} {
+		req, _ := http.NewRequest("GET", in.baseURL+"/api/servers", nil)
+		req.SetBasicAuth("admin", password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("password %q: %d, want %d", password, resp.StatusCode, want)
+		}
 	}
 }
