@@ -48,11 +48,13 @@ func hasPathPrefix(p, prefix string) bool {
 }
 
 // endpointRewriter streams a legacy SSE response and rewrites the data of
-// its first `endpoint` event with an endpointMapper. It reads the stream
-// line by line and hands on every event as soon as its blank line
-// arrives, so every event is flushed as it comes; all other bytes pass
-// unchanged. After the endpoint event it steps aside and copies the rest
-// of the stream directly.
+// its `endpoint` event with an endpointMapper. It reads the stream line by
+// line and hands on every event as soon as its blank line arrives, so
+// every event is flushed as it comes; all other bytes pass unchanged. A
+// legacy server announces its endpoint in its first event (comments
+// aside), so after the first event with data the rewriter steps aside and
+// copies the rest of the stream directly: Streamable HTTP GET streams pay
+// for one event only.
 type endpointRewriter struct {
 	body        io.ReadCloser
 	src         *bufio.Reader // nil once the endpoint event was rewritten
@@ -92,8 +94,8 @@ func (r *endpointRewriter) Read(p []byte) (int, error) {
 // Close closes the backend's body.
 func (r *endpointRewriter) Close() error { return r.body.Close() }
 
-// done reports whether the endpoint was rewritten (src then only holds
-// bytes to copy).
+// done reports whether the first event with data was handed on (src then
+// only holds bytes to copy).
 func (r *endpointRewriter) done() bool { return r.event == nil }
 
 // stepAside queues what the buffered reader still holds and drops it, so
@@ -120,13 +122,19 @@ func (r *endpointRewriter) fill() {
 		switch {
 		case r.passthrough:
 			r.out = append(r.out, line...)
-			r.passthrough = !blank
+			if blank {
+				// An event this large announces no endpoint: the stream
+				// is not a legacy one, so step aside.
+				r.passthrough = false
+				r.event = nil
+				return
+			}
 		case blank:
 			r.event = append(r.event, line...)
-			var rewritten bool
-			r.out, rewritten = r.appendEvent(r.out, r.event)
+			r.out = r.appendEvent(r.out, r.event)
+			finished := hasData(r.event)
 			r.event = r.event[:0]
-			if rewritten {
+			if finished {
 				r.event = nil
 				return
 			}
@@ -148,10 +156,10 @@ func (r *endpointRewriter) fill() {
 }
 
 // appendEvent appends ev to out, with its data rewritten if it is an
-// endpoint event, and reports whether it was one.
-func (r *endpointRewriter) appendEvent(out, ev []byte) ([]byte, bool) {
+// endpoint event.
+func (r *endpointRewriter) appendEvent(out, ev []byte) []byte {
 	if !isEndpointEvent(ev) {
-		return append(out, ev...), false
+		return append(out, ev...)
 	}
 	for len(ev) > 0 {
 		i := bytes.IndexByte(ev, '\n')
@@ -175,7 +183,12 @@ func (r *endpointRewriter) appendEvent(out, ev []byte) ([]byte, bool) {
 		out = append(out, r.mapper.mapEndpoint(string(value))...)
 		out = append(out, eol...)
 	}
-	return out, true
+	return out
+}
+
+// hasData reports whether the complete event ev has a data field.
+func hasData(ev []byte) bool {
+	return bytes.HasPrefix(ev, []byte("data:")) || bytes.Contains(ev, []byte("\ndata:"))
 }
 
 // isEndpointEvent reports whether the complete event ev (lines ending in
