@@ -428,7 +428,10 @@ func writeValue(w io.Writer, v any) error {
 type client struct {
 	address string
 	origin  string
-	http    *http.Client
+	// sendOrigin is false on unix sockets and fds, where Caddy's admin
+	// endpoint refuses an Origin header, as Caddy's own commands send none.
+	sendOrigin bool
+	http       *http.Client
 }
 
 func newClient(address string) (*client, error) {
@@ -445,8 +448,9 @@ func newClient(address string) (*client, error) {
 		dialAddr, _, _ = strings.Cut(addr.Host, "|") // drop socket permission bits
 	}
 	return &client{
-		address: address,
-		origin:  origin,
+		address:    address,
+		origin:     origin,
+		sendOrigin: !addr.IsUnixNetwork() && !addr.IsFdNetwork(),
 		http: &http.Client{
 			Timeout: 5 * time.Minute,
 			Transport: &http.Transport{
@@ -503,7 +507,9 @@ func (c *client) send(method, uri string, body io.Reader) (*http.Response, error
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Origin", c.origin)
+	if c.sendOrigin {
+		req.Header.Set("Origin", c.origin)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,11 +52,15 @@ func caddyBinary(t *testing.T) string {
 }
 
 // startInstance runs the built binary with a Caddyfile on free loopback
-// ports and a fresh registry file, and stops it when the test ends.
-func startInstance(t *testing.T) *instance {
+// ports (the admin endpoint on a unix socket if unixAdmin) and a fresh
+// registry file, and stops it when the test ends.
+func startInstance(t *testing.T, unixAdmin bool) *instance {
 	t.Helper()
 	in := &instance{t: t, binary: caddyBinary(t), dir: t.TempDir()}
 	in.admin = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	if unixAdmin {
+		in.admin = "unix/" + filepath.Join(in.dir, "admin.sock")
+	}
 	caddyfile := fmt.Sprintf(`{
 	admin %s
 	persist_config off
@@ -101,12 +104,8 @@ http://:%d {
 	})
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get("http://" + in.admin + "/mcp-registry/servers")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return in
-			}
+		if _, _, code := in.run("list"); code == 0 {
+			return in
 		}
 		select {
 		case err := <-exited:
@@ -173,7 +172,7 @@ func (in *instance) fails(want string, args ...string) {
 // TestCommandLine runs every subcommand of the built binary against a
 // running instance: tables, --json, failures and a checked backup.
 func TestCommandLine(t *testing.T) {
-	in := startInstance(t)
+	in := startInstance(t, false)
 
 	if out := in.ok("list"); !strings.HasPrefix(out, "PATH") || strings.Count(out, "\n") != 1 {
 		t.Fatalf("list of an empty registry = %q", out)
@@ -288,6 +287,19 @@ func TestCommandLine(t *testing.T) {
 	_, errOut, code := in.runAt(unused, "list")
 	if code == 0 || !strings.Contains(errOut, "cannot reach Caddy's admin endpoint") || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("list against a closed port: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestCommandLineUnixSocket reaches an admin endpoint on a unix socket,
+// named by --address or by CADDY_ADMIN as for Caddy's own commands.
+func TestCommandLineUnixSocket(t *testing.T) {
+	in := startInstance(t, true)
+	in.ok("register", "--name", "Unix", "--path", "/unix", "--url", "http://127.0.0.1:9")
+	cmd := exec.Command(in.binary, "mcp-registry", "list")
+	cmd.Env = append(os.Environ(), "CADDY_ADMIN="+in.admin)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "/unix") {
+		t.Fatalf("list with CADDY_ADMIN=%s: %v\n%s", in.admin, err, out)
 	}
 }
 
