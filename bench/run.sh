@@ -3,7 +3,9 @@
 # through Caddy's reverse_proxy and through nginx proxy_pass (configured as
 # the original system did, and tuned with upstream keepalive): proxied
 # tools/call throughput and latency, interleaved in rounds, then the
-# gateway memory per idle legacy SSE stream.
+# gateway memory per idle legacy SSE stream. Besides req/s it reports the
+# CPU time the proxy process spent per request (from /proc), which stays
+# meaningful on a shared machine where throughput figures are noisy.
 #
 # Usage: bench/run.sh
 # Knobs (environment): ROUNDS=3 DURATION=5 (seconds per throughput run)
@@ -46,7 +48,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-make -s -f xcaddy.mk build
+make -s -f xcaddy.mk build >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 go build -o "$work/backend" ./bench/backend
 go build -o "$work/sseclient" ./bench/sseclient
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -60,11 +62,20 @@ wait_port() { # port
 	return 1
 }
 
-start() { # name command...
+start() { # name command... (sets last_pid)
 	local name=$1
 	shift
 	"$@" >"$work/$name.log" 2>&1 &
-	pids+=($!)
+	last_pid=$!
+	pids+=("$last_pid")
+}
+
+cpu_ticks() { # pids... -> user+system clock ticks of those processes
+	local total=0 p
+	for p in "$@"; do
+		total=$((total + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}')))
+	done
+	echo "$total"
 }
 
 # A Caddyfile of the gateway on port $1 with admin on $2 and registry $3.
@@ -95,6 +106,7 @@ register() { # gateway port, path, backend url
 }
 
 start backend "$work/backend" -addr "127.0.0.1:$P_BACKEND"
+backend_pid=$last_pid
 wait_port "$P_BACKEND"
 
 # nginx as the original system configured it (HTTP/1.1 to the upstream,
@@ -141,6 +153,7 @@ http {
 }
 NG
 start nginx "$NGINX" -p "$work" -c "$work/nginx.conf" -g 'daemon off;'
+nginx_pid=$last_pid
 
 cat >"$work/caddy-rp.Caddyfile" <<CF
 {
@@ -155,9 +168,11 @@ http://:$P_CADDY {
 }
 CF
 start caddy-rp ./caddy run --config "$work/caddy-rp.Caddyfile" --adapter caddyfile
+caddy_pid=$last_pid
 
 gateway_caddyfile "$P_GATEWAY" $((P_GATEWAY + 10)) "$work/gateway.db" >"$work/gateway.Caddyfile"
 start gateway ./caddy run --config "$work/gateway.Caddyfile" --adapter caddyfile
+gateway_pid=$last_pid
 
 for p in "$P_NGINX" "$P_NGINX_TUNED" "$P_CADDY" "$P_GATEWAY"; do wait_port "$p"; done
 register "$P_GATEWAY" /bench "http://127.0.0.1:$P_BACKEND"
@@ -176,8 +191,27 @@ for t in "${targets[@]}"; do
 	case "$out" in *'"hello"'*) ;; *) echo "$t answered: $out" >&2; exit 1 ;; esac
 done
 
-run_wrk() { # target threads conns seconds -> "rps p50us p99us errors"
-	wrk -t"$2" -c"$3" -d"$4s" -s bench/tools_call.lua "${url[$1]}" | awk '/^RESULT/ {print $2, $3, $4, $5}'
+# The processes that do a target's work: the proxy, or the backend itself
+# when it is reached directly.
+proxy_pids() {
+	case $1 in
+	direct) echo "$backend_pid" ;;
+	caddy_reverse_proxy) echo "$caddy_pid" ;;
+	nginx_*) ps -o pid= --ppid "$nginx_pid" ;;
+	mcp_gateway) echo "$gateway_pid" ;;
+	esac
+}
+
+run_wrk() { # target threads conns seconds -> "rps p50us p99us errors cpu_us_per_request"
+	local procs before after
+	procs=$(proxy_pids "$1")
+	# shellcheck disable=SC2086
+	before=$(cpu_ticks $procs)
+	local res
+	res=$(wrk -t"$2" -c"$3" -d"$4s" -s bench/tools_call.lua "${url[$1]}" | awk '/^RESULT/ {print $2, $3, $4, $5, $6}')
+	# shellcheck disable=SC2086
+	after=$(cpu_ticks $procs)
+	echo "$res" | awk -v t="$((after - before))" -v hz="$(getconf CLK_TCK)" '{printf "%s %s %s %s %.1f\n", $1, $2, $3, $4, ($5 > 0 ? t * 1e6 / hz / $5 : 0)}'
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
@@ -194,7 +228,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 col() { awk -v c="$2" '{print $c}' "$1" | median; }
 
 echo
-printf '%-20s %10s %9s %9s %11s %11s %12s %7s\n' target 'req/s' 'vs nginx' 'vs caddy' 'p50 c=1' 'p99 c=1' 'p50 +direct' errors
+printf '%-20s %10s %9s %9s %12s %11s %11s %12s %7s\n' target 'req/s' 'vs nginx' 'vs caddy' 'CPU us/req' 'p50 c=1' 'p99 c=1' 'p50 +direct' errors
 rps_nginx=$(col "$work/nginx_original.tput" 1)
 rps_caddy=$(col "$work/caddy_reverse_proxy.tput" 1)
 p50_direct=$(col "$work/direct.lat" 2)
@@ -202,22 +236,34 @@ for t in "${targets[@]}"; do
 	rps=$(col "$work/$t.tput" 1)
 	p50=$(col "$work/$t.lat" 2)
 	p99=$(col "$work/$t.lat" 3)
+	cpu=$(col "$work/$t.tput" 5)
 	errs=$(cat "$work/$t.tput" "$work/$t.lat" | awk '{s+=$4} END {print s}')
-	awk -v t="$t" -v rps="$rps" -v n="$rps_nginx" -v c="$rps_caddy" -v p50="$p50" -v p99="$p99" -v d="$p50_direct" -v e="$errs" \
-		'BEGIN {printf "%-20s %10.0f %8.2fx %8.2fx %9.0fus %9.0fus %10.0fus %7d\n", t, rps, rps/n, rps/c, p50, p99, p50-d, e}'
+	awk -v t="$t" -v rps="$rps" -v n="$rps_nginx" -v c="$rps_caddy" -v cpu="$cpu" -v p50="$p50" -v p99="$p99" -v d="$p50_direct" -v e="$errs" \
+		'BEGIN {printf "%-20s %10.0f %8.2fx %8.2fx %12.1f %9.0fus %9.0fus %10.0fus %7d\n", t, rps, rps/n, rps/c, cpu, p50, p99, p50-d, e}'
 done
+echo "(CPU us/req: CPU time of the proxy process per request, of the backend for direct; medians of $ROUNDS rounds)"
 
 # Idle legacy SSE streams: a fresh gateway per count, memory before and
 # after the streams are open (RSS, and Go heap + stacks from /metrics).
 mem() { # pid admin-port -> "rss_bytes heap_plus_stack_bytes"
 	local rss heap
+	# A forced garbage collection first, so that the figures count live
+	# memory rather than garbage awaiting collection.
+	curl -fsS "http://127.0.0.1:$2/debug/pprof/heap?gc=1" >/dev/null
+	curl -fsS "http://127.0.0.1:$2/debug/pprof/heap?gc=1" >/dev/null
 	rss=$(awk '/^VmRSS/ {print $2 * 1024}' "/proc/$1/status")
 	heap=$(curl -fsS "http://127.0.0.1:$2/metrics" | awk '/^go_memstats_heap_inuse_bytes / {h=$2} /^go_memstats_stack_inuse_bytes / {s=$2} END {printf "%.0f", h+s}')
 	echo "$rss $heap"
 }
 echo
 printf '%-8s %8s %14s %20s\n' streams opened 'RSS/stream' 'heap+stack/stream'
+nofile=$(ulimit -n)
 for n in $STREAMS; do
+	# The gateway holds two descriptors per stream (client and backend).
+	if [ $((2 * n + 200)) -gt "$nofile" ]; then
+		echo "note: open-files limit $nofile allows $(((nofile - 200) / 2)) streams, not $n (raise ulimit -n as root)"
+		n=$(((nofile - 200) / 2))
+	fi
 	admin=$((P_SSE_GATEWAY + 10))
 	gateway_caddyfile "$P_SSE_GATEWAY" "$admin" "$work/sse-$n.db" >"$work/sse-gateway.Caddyfile"
 	./caddy run --config "$work/sse-gateway.Caddyfile" --adapter caddyfile >"$work/sse-gateway-$n.log" 2>&1 &

@@ -8,8 +8,9 @@ wrk.headers["Mcp-Protocol-Version"] = "2025-06-18"
 
 function done(summary, latency, requests)
 	local e = summary.errors
-	io.write(string.format("RESULT %.1f %.1f %.1f %d\n",
+	io.write(string.format("RESULT %.1f %.1f %.1f %d %d\n",
 		summary.requests / (summary.duration / 1e6),
 		latency:percentile(50), latency:percentile(99),
-		e.connect + e.read + e.write + e.status + e.timeout))
+		e.connect + e.read + e.write + e.status + e.timeout,
+		summary.requests))
 end
