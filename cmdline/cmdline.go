@@ -177,12 +177,12 @@ func printServer(w io.Writer, s *registryapp.Server) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	checked := "never"
 	if s.Health.CheckedAt != nil {
-		checked = s.Health.CheckedAt.Format(time.RFC3339)
+		checked = fmt.Sprintf("%s (%d ms)", s.Health.CheckedAt.Format(time.RFC3339), s.Health.LatencyMS)
 	}
 	rows := [][2]string{
 		{"Path", s.Path}, {"Name", s.Name}, {"URL", s.ProxyPassURL}, {"Transport", s.Transport},
 		{"Description", s.Description}, {"Tags", strings.Join(s.Tags, ", ")}, {"Enabled", yesNo(s.Enabled)},
-		{"Health", s.Health.Status}, {"Checked", checked}, {"Latency", fmt.Sprintf("%d ms", s.Health.LatencyMS)},
+		{"Health", s.Health.Status}, {"Checked", checked},
 	}
 	if s.Health.Error != "" {
 		rows = append(rows, [2]string{"Error", s.Health.Error})

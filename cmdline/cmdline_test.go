@@ -247,6 +247,9 @@ func TestCommandLine(t *testing.T) {
 		strings.Join(results[0].Existing, ",") != "/weather" || strings.Join(results[1].Added, ",") != "/fininfo" {
 		t.Fatalf("import --json: %v %+v", err, results)
 	}
+	if out := in.ok("show", "fininfo"); !strings.Contains(out, "TOOL") || !strings.Contains(out, "get_stock") || !strings.Contains(out, "Stock quote.") {
+		t.Fatalf("show of an imported server lacks its tools:\n%s", out)
+	}
 	badFile := filepath.Join(in.dir, "bad.json")
 	mustWrite(t, badFile, `[{"path": "/bad", "name": "Bad", "proxy_pass_url": "ftp://x"}]`)
 	in.fails("1 record(s) failed validation", "import", badFile)
