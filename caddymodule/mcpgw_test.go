@@ -304,7 +304,17 @@ func TestMCPGWTools(t *testing.T) {
 // and list tools but every tool call fails as a tool error, and that the
 // original's username/password arguments and a bad header behave.
 func TestMCPGWAuth(t *testing.T) {
-	c := testenv.StartCaddy(t, testenv.Options{})
+	c := testenv.StartCaddy(t, testenv.Options{Registry: "api_token mcpgw-test-token"})
+	login := c.DoAnon("POST", "/api/login", map[string]string{"username": testenv.User, "password": testenv.Password})
+	var cookie string
+	for _, ck := range (&http.Response{Header: login.Header}).Cookies() {
+		if ck.Name == "mcpgw_session" {
+			cookie = ck.Name + "=" + ck.Value
+		}
+	}
+	if login.Status != http.StatusOK || cookie == "" {
+		t.Fatalf("login: %d, cookie %q", login.Status, cookie)
+	}
 	for _, cl := range mcpgwClients {
 		t.Run(cl.name, func(t *testing.T) {
 			anon := cl.connect(t, c, nil)
@@ -328,6 +338,17 @@ func TestMCPGWAuth(t *testing.T) {
 
 			bad := cl.connect(t, c, map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("admin:wrong"))})
 			mustFail(t, bad, "healthcheck", nil, "Authorization header")
+			badToken := cl.connect(t, c, map[string]string{"Authorization": "Bearer wrong-token"})
+			mustFail(t, badToken, "healthcheck", nil, "Authorization header")
+
+			for name, headers := range map[string]map[string]string{
+				"bearer token":   {"Authorization": "Bearer mcpgw-test-token"},
+				"session cookie": {"Cookie": cookie},
+			} {
+				mc := cl.connect(t, c, headers)
+				var out map[string]any
+				mustCall(t, mc, "register_service", map[string]any{"server_name": name, "path": "/" + strings.ReplaceAll(name, " ", "-") + "-" + cl.name, "proxy_pass_url": "http://127.0.0.1:9"}, &out)
+			}
 		})
 	}
 }
