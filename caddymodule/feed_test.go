@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -187,4 +188,62 @@ func TestFeedSlowClientDoesNotDelayOthers(t *testing.T) {
 			break
 		}
 	}
+}
+
+func TestReloadWithLoopsRunningLeaksNoGoroutine(t *testing.T) {
+	c := testenv.StartCaddy(t, testenv.Options{Registry: fastHealth})
+	for i := range 3 {
+		b := testenv.StartBackend(t, []string{testenv.Streamable, testenv.SSE, testenv.Stateless}[i], testenv.NewMCPServer("b"))
+		register(t, c, fmt.Sprintf("/b%d", i), b.URL, []string{"streamable-http", "sse", "streamable-http"}[i])
+	}
+	register(t, c, "/down", "http://127.0.0.1:9", "auto")
+	for i := range 3 {
+		waitHealth(t, c, fmt.Sprintf("b%d", i), "healthy", 1, 5*time.Second)
+	}
+
+	reload := func(interval string) {
+		t.Helper()
+		if err := c.Load(testenv.Options{Registry: "health_interval " + interval + "\n\t\thealth_timeout 1s"}); err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+	}
+	// checkedSince waits for a check of /down by the new generation.
+	checkedSince := func(at time.Time) {
+		t.Helper()
+		waitFor(t, 5*time.Second, func() (bool, string) {
+			h := record(t, c, "down").Health
+			return h.CheckedAt != nil && h.CheckedAt.After(at), "no check of /down since the reload"
+		})
+	}
+	at := time.Now()
+	reload("1h")
+	checkedSince(at)
+	http.DefaultClient.CloseIdleConnections()
+	baseline := runtime.NumGoroutine()
+
+	for i := range 4 {
+		f := dialFeed(t, c, "")
+		readUntil(t, f, 2*time.Second, func(m feedMsg) bool { return m.Type == "snapshot" })
+		at := time.Now()
+		reload([]string{"2h", "1h"}[i%2])
+		// The reload closes the feed's connection with "going away".
+		select {
+		case _, ok := <-f.msgs:
+			for ok {
+				_, ok = <-f.msgs
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatal("the feed connection outlived the reload")
+		}
+		checkedSince(at)
+	}
+	waitFor(t, 5*time.Second, func() (bool, string) {
+		http.DefaultClient.CloseIdleConnections()
+		n := runtime.NumGoroutine()
+		return n <= baseline+2, fmt.Sprintf("%d goroutines after 4 reloads, %d before", n, baseline)
+	})
+	// The loops of the last generation work: a new server is checked.
+	b := testenv.StartBackend(t, testenv.Streamable, testenv.NewMCPServer("late"))
+	register(t, c, "/late", b.URL, "streamable-http")
+	waitHealth(t, c, "late", "healthy", 1, 5*time.Second)
 }

@@ -171,28 +171,33 @@ func (p *Prober) Probe(ctx context.Context, req Request) (*Result, error) {
 	}
 }
 
-// probeTransport probes one transport. On an endpoint of unknown revision
-// it lets mcp-go negotiate (server/discover, then initialize) and, if that
-// fails short of a network error, tries the initialize handshake alone,
-// which some servers of other SDKs need. The revision that worked is
-// remembered; a failure forgets it, so the next check negotiates again.
+// probeTransport probes one transport. An endpoint whose revision is
+// remembered is spoken to in that revision only. Otherwise mcp-go
+// negotiates (server/discover, then initialize) and, if that fails short
+// of a network error, the initialize handshake alone is tried: some
+// servers of other SDKs answer server/discover but then reject the
+// revision it chose. The revision that worked is remembered; a protocol
+// failure forgets it, so that the same check negotiates again.
 func (p *Prober) probeTransport(ctx context.Context, req Request, tr string) (*Result, error) {
 	endpoint, err := Endpoint(req.BaseURL, tr)
 	if err != nil {
 		return nil, err
 	}
 	budget := &byteBudget{}
-	budget.left.Store(req.MaxBytes)
+	retryable := func(err error) bool {
+		return err != nil && ctx.Err() == nil && !isNetworkError(err) && !errors.Is(err, ErrTooLarge)
+	}
 	if v, ok := p.versions.Load(endpoint); ok {
+		budget.left.Store(req.MaxBytes)
 		res, err := p.session(ctx, req, tr, endpoint, budget, client.WithProtocolVersion(v.(string)))
-		if err == nil {
-			return res, nil
+		if !retryable(err) {
+			return res, err
 		}
 		p.versions.Delete(endpoint)
-		return nil, err
 	}
+	budget.left.Store(req.MaxBytes)
 	res, err := p.session(ctx, req, tr, endpoint, budget, client.WithDiscoverTimeout(p.discoverTimeout))
-	if err != nil && ctx.Err() == nil && !isNetworkError(err) && !errors.Is(err, ErrTooLarge) {
+	if retryable(err) {
 		budget.left.Store(req.MaxBytes)
 		res, err = p.session(ctx, req, tr, endpoint, budget, client.WithLegacyProtocolOnly())
 	}
@@ -245,10 +250,18 @@ func (p *Prober) session(ctx context.Context, req Request, tr, endpoint string, 
 	if _, err := c.Initialize(ctx, init); err != nil {
 		return nil, budget.explain(fmt.Errorf("initialize: %w", err))
 	}
-	if err := c.Ping(ctx); err != nil {
-		return nil, budget.explain(fmt.Errorf("ping: %w", err))
-	}
 	res := &Result{Transport: tr, ProtocolVersion: c.ProtocolVersion()}
+	if !mcp.IsModernProtocol(res.ProtocolVersion) {
+		if err := c.Ping(ctx); err != nil {
+			return nil, budget.explain(fmt.Errorf("ping: %w", err))
+		}
+	} else if !req.ListTools {
+		// ping left the protocol in 2026-07-28; a first page of
+		// tools/list proves that the server serves the revision.
+		if _, err := c.ListToolsByPage(ctx, mcp.ListToolsRequest{}); err != nil {
+			return nil, budget.explain(fmt.Errorf("tools/list: %w", err))
+		}
+	}
 	if req.ListTools {
 		tools, truncated, err := listTools(ctx, c, req.MaxPages)
 		if err != nil {
