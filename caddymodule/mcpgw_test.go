@@ -413,6 +413,39 @@ func TestMCPGWOrigin(t *testing.T) {
 	}
 }
 
+// TestMCPGWListeningStream checks that a 2025-11-25 session can open the
+// GET listening stream of Streamable HTTP through Caddy's writers.
+func TestMCPGWListeningStream(t *testing.T) {
+	c := testenv.StartCaddy(t, testenv.Options{})
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"x","version":"1"}}}`
+	req, _ := http.NewRequest(http.MethodPost, c.BaseURL+"/mcpgw/mcp", strings.NewReader(initialize))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	session := resp.Header.Get("Mcp-Session-Id")
+	if resp.StatusCode != http.StatusOK || session == "" {
+		t.Fatalf("initialize: %d, session %q", resp.StatusCode, session)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ = http.NewRequestWithContext(ctx, http.MethodGet, c.BaseURL+"/mcpgw/mcp", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", session)
+	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("GET listening stream: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
 // TestMCPGWReload checks that a config reload ends the old config's SSE
 // streams of mcpgw, that Streamable HTTP sessions carry on, that new SSE
 // clients connect, and that no goroutines are left behind.

@@ -107,7 +107,7 @@ func (a *App) newMCPGW() *mcpgw {
 // Authorization header proved, for the tool handlers to check.
 func (a *App) mcpgwRoutes(mux *http.ServeMux) {
 	a.mcpgw = a.newMCPGW()
-	mux.Handle(mcpgwStreamable, a.withHeaderAuth(a.mcpgw.streamable))
+	mux.Handle(mcpgwStreamable, a.withHeaderAuth(flushable(a.mcpgw.streamable)))
 	sse := a.withHeaderAuth(flushable(a.mcpgw.sse))
 	mux.Handle(mcpgwSSE, sse)
 	mux.Handle(mcpgwSSEMessages, sse)
@@ -126,8 +126,9 @@ func (g *mcpgw) close() {
 }
 
 // flushable lets h stream through Caddy's response writer wrappers: mcp-go's
-// SSE server type-asserts http.Flusher, which the wrappers reach only
-// through Unwrap.
+// servers type-assert http.Flusher (without it Streamable HTTP refuses the
+// GET listening stream and buffers POST streams, and SSE fails), which the
+// wrappers reach only through Unwrap.
 func flushable(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.ServeHTTP(flushWriter{w}, r)
