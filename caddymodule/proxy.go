@@ -139,6 +139,15 @@ func (g *Gateway) serveRoute(w http.ResponseWriter, r *http.Request, rt *route, 
 		g.calls.remove(srv.Path, call)
 		cancel(nil)
 	}()
+	// A disable or delete committed since the snapshot was read may have
+	// missed this call; it must not open a stream that nothing ends.
+	if cur := g.app.Registry().Snapshot().Route(srv.Path); cur == nil || !cur.Enabled {
+		cause := errServerRemoved
+		if cur != nil {
+			cause = errServerDisabled
+		}
+		cancel(cause)
+	}
 	g.proxy.ServeHTTP(pw, r.WithContext(context.WithValue(ctx, proxyCallKey{}, call)))
 }
 

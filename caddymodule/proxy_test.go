@@ -291,3 +291,28 @@ func (s *sseStream) ended(within time.Duration) bool {
 		}
 	}
 }
+
+// TestProxyAcrossReloads reloads the config while a server is registered:
+// routing keeps working with no re-registration, and the gateway of the
+// new config still ends the streams of a disabled server.
+func TestProxyAcrossReloads(t *testing.T) {
+	opts := testenv.Options{}
+	c := testenv.StartCaddy(t, opts)
+	b := testenv.StartBackend(t, testenv.SSE, testenv.NewMCPServer("reloaded"))
+	registerServer(t, c, "/r", b.URL)
+	for i := 0; i < 2; i++ {
+		if err := c.Load(opts); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+	}
+	stream := openSSE(t, c.BaseURL+"/r/sse", nil)
+	if ev := stream.next(t, 5*time.Second); ev.name != "endpoint" {
+		t.Fatalf("first event after reloads: %+v", ev)
+	}
+	if res := c.Do("POST", "/api/servers/r/disable", nil); res.Status != http.StatusOK {
+		t.Fatalf("disabling: %d %s", res.Status, res.Body)
+	}
+	if !stream.ended(time.Second) {
+		t.Fatal("stream still open 1s after disabling")
+	}
+}
