@@ -161,6 +161,9 @@ func TestProxyErrors(t *testing.T) {
 	registerServer(t, c, "/slow", slow.URL)
 	registerServer(t, c, "/ok", backend.URL)
 	registerServer(t, c, "/down", fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t)))
+	// TEST-NET-1 (RFC 5737): nothing answers there; the dial gives up
+	// within health_timeout.
+	registerServer(t, c, "/void", "http://192.0.2.1:9")
 	if res := c.Do("POST", "/api/servers/ok/disable", nil); res.Status != http.StatusOK {
 		t.Fatalf("disabling: %d %s", res.Status, res.Body)
 	}
@@ -192,6 +195,11 @@ func TestProxyErrors(t *testing.T) {
 	check("disabled", newReq("POST", "/ok/mcp", strings.NewReader("{}")), http.StatusServiceUnavailable)
 	check("refused", newReq("POST", "/down/mcp", strings.NewReader("{}")), http.StatusBadGateway)
 	check("silent", newReq("POST", "/slow/mcp", strings.NewReader("{}")), http.StatusGatewayTimeout)
+	start := time.Now()
+	check("unreachable", newReq("POST", "/void/mcp", strings.NewReader("{}")), http.StatusBadGateway)
+	if d := time.Since(start); d > 2500*time.Millisecond {
+		t.Errorf("unreachable backend answered after %v, health_timeout is 2s", d)
+	}
 
 	if res := c.Do("POST", "/api/servers/ok/enable", nil); res.Status != http.StatusOK {
 		t.Fatalf("enabling: %d %s", res.Status, res.Body)
