@@ -41,7 +41,7 @@ func caddyBinary(t *testing.T) string {
 	if b := os.Getenv("CADDY_BINARY"); b != "" {
 		return b
 	}
-	b, err := filepath.Abs("../caddy")
+	b, err := filepath.Abs("../../caddy")
 	if err == nil {
 		if _, err = os.Stat(b); err == nil {
 			return b
