@@ -84,7 +84,12 @@ func SearchTools(servers []*Server, query string, limit int) []ToolMatch {
 		}
 	}
 	indexes := indexesOf(enabled)
-	out := []ToolMatch{}
+	type hit struct {
+		score float64
+		srv   *Server
+		tool  int
+	}
+	var hits []hit
 	for _, srv := range enabled {
 		idx := indexes[srv]
 		for i := range srv.Tools {
@@ -95,36 +100,59 @@ func SearchTools(servers []*Server, query string, limit int) []ToolMatch {
 					continue
 				}
 			}
-			t := srv.Tools[i]
-			out = append(out, ToolMatch{
-				Server: srv.Path, ServerName: srv.Name, Name: t.Name,
-				Description: t.Description, InputSchema: t.InputSchema, Score: score,
-			})
+			hits = append(hits, hit{score, srv, i})
 		}
 	}
-	slices.SortFunc(out, func(a, b ToolMatch) int {
+	slices.SortFunc(hits, func(a, b hit) int {
 		switch {
-		case a.Score > b.Score:
+		case a.score > b.score:
 			return -1
-		case a.Score < b.Score:
+		case a.score < b.score:
 			return 1
 		}
-		if c := strings.Compare(a.Name, b.Name); c != 0 {
+		if c := strings.Compare(a.srv.Tools[a.tool].Name, b.srv.Tools[b.tool].Name); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Server, b.Server)
+		return strings.Compare(a.srv.Path, b.srv.Path)
 	})
-	if limit > 0 && len(out) > limit {
-		out = out[:limit:limit]
+	if limit > 0 && len(hits) > limit {
+		hits = hits[:limit]
+	}
+	out := make([]ToolMatch, len(hits))
+	for i, h := range hits {
+		t := h.srv.Tools[h.tool]
+		out[i] = ToolMatch{
+			Server: h.srv.Path, ServerName: h.srv.Name, Name: t.Name,
+			Description: t.Description, InputSchema: t.InputSchema, Score: h.score,
+		}
 	}
 	return out
 }
 
 // searchQuery is a query prepared for scoring.
 type searchQuery struct {
-	text   string   // lower-cased, trimmed
-	joined string   // its words joined by spaces: "get forecast" for get_forecast
-	words  []string // its words without stop words (all if only stop words)
+	text   string      // lower-cased, trimmed
+	joined string      // its words joined by spaces: "get forecast" for get_forecast
+	words  []queryWord // its words without stop words (all if only stop words)
+}
+
+// queryWord is a word of a query with its singular and plural forms.
+type queryWord struct {
+	word, stem, plural string
+}
+
+func newQueryWord(w string) queryWord {
+	qw := queryWord{word: w, stem: w, plural: w + "s"}
+	if len(w) >= minStemmedWordRunes && strings.HasSuffix(w, "s") {
+		qw.stem = strings.TrimSuffix(w, "s")
+	}
+	return qw
+}
+
+// equals reports whether a word of a field is this word, singular or
+// plural.
+func (qw queryWord) equals(fw string) bool {
+	return fw == qw.word || fw == qw.stem || fw == qw.plural
 }
 
 func newSearchQuery(query string) searchQuery {
@@ -133,11 +161,13 @@ func newSearchQuery(query string) searchQuery {
 	q.joined = strings.Join(all, " ")
 	for _, w := range all {
 		if !stopWords[w] {
-			q.words = append(q.words, w)
+			q.words = append(q.words, newQueryWord(w))
 		}
 	}
 	if len(q.words) == 0 {
-		q.words = all
+		for _, w := range all {
+			q.words = append(q.words, newQueryWord(w))
+		}
 	}
 	return q
 }
@@ -189,6 +219,9 @@ type toolIndex struct {
 	descWords  []string
 	params     []string
 	paramWords []string
+	// all is every searched text of the tool and its server, to skip
+	// tools that contain no query word at all.
+	all string
 }
 
 // searchCache maps the records of the last search to their indexes.
@@ -236,6 +269,7 @@ func buildIndex(srv *Server) *serverIndex {
 			ti.paramWords = append(ti.paramWords, splitWords(p)...)
 		}
 		ti.nameJoined = strings.Join(ti.nameWords, " ")
+		ti.all = strings.Join(append([]string{ti.name, ti.desc, idx.name, strings.Join(ti.params, " ")}, idx.tags...), " ")
 		idx.tools[i] = ti
 	}
 	return idx
@@ -276,11 +310,15 @@ func (t *toolIndex) score(srv *serverIndex, q searchQuery) float64 {
 	}
 	found := 0
 	for _, w := range q.words {
-		hit := fieldScore(w, t.nameWords, []string{t.name}, weightNameWord, weightNameSubstr) +
-			fieldScore(w, t.paramWords, t.params, weightParamWord, weightParamSubstr) +
-			fieldScore(w, t.descWords, []string{t.desc}, weightDescWord, weightDescSubstr) +
-			fieldScore(w, srv.tags, srv.tags, weightTagWord, weightTagSubstr) +
-			fieldScore(w, srv.nameWords, []string{srv.name}, weightServerWord, weightServerSubstr)
+		// Every match of w, whole or part, contains its singular form.
+		if !strings.Contains(t.all, w.stem) {
+			continue
+		}
+		hit := fieldScore(w, t.nameWords, weightNameWord, weightNameSubstr, t.name) +
+			fieldScore(w, t.paramWords, weightParamWord, weightParamSubstr, t.params...) +
+			fieldScore(w, t.descWords, weightDescWord, weightDescSubstr, t.desc) +
+			fieldScore(w, srv.tags, weightTagWord, weightTagSubstr, srv.tags...) +
+			fieldScore(w, srv.nameWords, weightServerWord, weightServerSubstr, srv.name)
 		if hit > 0 {
 			found++
 			score += hit
@@ -295,18 +333,14 @@ func (t *toolIndex) score(srv *serverIndex, q searchQuery) float64 {
 // fieldScore scores word against a field: whole when one of the field's
 // words equals it (or equals it without a plural s), substr when one of
 // the texts contains it.
-func fieldScore(word string, fieldWords, texts []string, whole, substr float64) float64 {
-	stem := ""
-	if len(word) >= minStemmedWordRunes && strings.HasSuffix(word, "s") {
-		stem = strings.TrimSuffix(word, "s")
-	}
+func fieldScore(w queryWord, fieldWords []string, whole, substr float64, texts ...string) float64 {
 	for _, fw := range fieldWords {
-		if fw == word || (stem != "" && fw == stem) || fw == word+"s" {
+		if w.equals(fw) {
 			return whole
 		}
 	}
 	for _, t := range texts {
-		if strings.Contains(t, word) {
+		if strings.Contains(t, w.word) {
 			return substr
 		}
 	}
