@@ -25,6 +25,7 @@ import (
 var (
 	errServerDisabled = errors.New("server disabled")
 	errServerRemoved  = errors.New("server removed")
+	errServerMoved    = errors.New("server's backend changed")
 )
 
 // route is the proxy state of one registered server, built once per
@@ -139,14 +140,15 @@ func (g *Gateway) serveRoute(w http.ResponseWriter, r *http.Request, rt *route, 
 		g.calls.remove(srv.Path, call)
 		cancel(nil)
 	}()
-	// A disable or delete committed since the snapshot was read may have
-	// missed this call; it must not open a stream that nothing ends.
-	if cur := g.app.Registry().Snapshot().Route(srv.Path); cur == nil || !cur.Enabled {
-		cause := errServerRemoved
-		if cur != nil {
-			cause = errServerDisabled
-		}
-		cancel(cause)
+	// A change committed since the snapshot was read may have missed this
+	// call; it must not open a stream that nothing ends.
+	switch cur := g.app.Registry().Snapshot().Route(srv.Path); {
+	case cur == nil:
+		cancel(errServerRemoved)
+	case !cur.Enabled:
+		cancel(errServerDisabled)
+	case cur.ProxyPassURL != srv.ProxyPassURL:
+		cancel(errServerMoved)
 	}
 	g.proxy.ServeHTTP(pw, r.WithContext(context.WithValue(ctx, proxyCallKey{}, call)))
 }
@@ -227,7 +229,7 @@ type endingBody struct {
 func (b *endingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
-		if cause := context.Cause(b.ctx); cause == errServerDisabled || cause == errServerRemoved {
+		if cause := context.Cause(b.ctx); cause == errServerDisabled || cause == errServerRemoved || cause == errServerMoved {
 			return n, io.EOF
 		}
 	}
@@ -250,6 +252,8 @@ func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) 
 		status, message = http.StatusServiceUnavailable, "server is disabled"
 	case cause == errServerRemoved:
 		status, message = http.StatusNotFound, "server was removed"
+	case cause == errServerMoved:
+		status, message = http.StatusServiceUnavailable, "server's backend changed; retry"
 	case ctx.Err() != nil:
 		// The client went away; nobody is left to answer.
 		if pw, ok := w.(*proxyWriter); ok {
@@ -303,14 +307,18 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, status int, mes
 }
 
 // onRegistryEvent ends the in-flight requests of a server that was
-// disabled or removed. It runs while the registry's writer waits: it only
-// cancels contexts.
+// disabled or removed, and those still connected to a backend that the
+// server no longer uses. It runs while the registry's writer waits: it
+// only cancels contexts.
 func (g *Gateway) onRegistryEvent(ev registryapp.Event) {
 	switch {
 	case ev.Type == registryapp.EventServerRemoved:
-		g.calls.cancel(ev.Path, errServerRemoved)
+		g.calls.cancel(ev.Path, errServerRemoved, nil)
 	case ev.Type == registryapp.EventServerUpdated && ev.Server != nil && !ev.Server.Enabled:
-		g.calls.cancel(ev.Path, errServerDisabled)
+		g.calls.cancel(ev.Path, errServerDisabled, nil)
+	case ev.Type == registryapp.EventServerUpdated && ev.Server != nil:
+		url := ev.Server.ProxyPassURL
+		g.calls.cancel(ev.Path, errServerMoved, func(c *proxyCall) bool { return c.route.srv.ProxyPassURL != url })
 	}
 }
 
@@ -345,11 +353,14 @@ func (s *callSet) remove(p string, c *proxyCall) {
 	}
 }
 
-func (s *callSet) cancel(p string, cause error) {
+// cancel ends the calls of path p that match (all if match is nil).
+func (s *callSet) cancel(p string, cause error, match func(*proxyCall) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.byPath[p] {
-		c.cancel(cause)
+		if match == nil || match(c) {
+			c.cancel(cause)
+		}
 	}
 }
 

@@ -324,3 +324,41 @@ func TestProxyAcrossReloads(t *testing.T) {
 		t.Fatal("stream still open 1s after disabling")
 	}
 }
+
+// TestProxyBackendChangeEndsStreams: a new proxy_pass_url ends the streams
+// still connected to the old backend; an edit that keeps the backend does
+// not.
+func TestProxyBackendChangeEndsStreams(t *testing.T) {
+	c := testenv.StartCaddy(t, testenv.Options{})
+	a := testenv.StartBackend(t, testenv.SSE, testenv.NewMCPServer("a"))
+	b := testenv.StartBackend(t, testenv.SSE, testenv.NewMCPServer("b"))
+	registerServer(t, c, "/m", a.URL)
+	stream := openSSE(t, c.BaseURL+"/m/sse", nil)
+	endpoint := stream.next(t, 5*time.Second)
+
+	edit := func(url, description string) {
+		t.Helper()
+		res := c.Do("PUT", "/api/servers/m", map[string]any{
+			"path": "/m", "name": "m", "proxy_pass_url": url, "transport": "sse", "description": description,
+		})
+		if res.Status != http.StatusOK {
+			t.Fatalf("editing /m: %d %s", res.Status, res.Body)
+		}
+	}
+	edit(a.URL, "same backend, new words")
+	res := c.DoAnon("POST", endpoint.data, `{"jsonrpc":"2.0","id":7,"method":"ping"}`)
+	if res.Status/100 != 2 {
+		t.Fatalf("posting after a description edit: %d %s", res.Status, res.Body)
+	}
+	if ev := stream.next(t, 5*time.Second); !strings.Contains(ev.data, `"id":7`) {
+		t.Errorf("answer on the stream: %+v", ev)
+	}
+
+	edit(b.URL, "moved")
+	if !stream.ended(time.Second) {
+		t.Fatal("the stream to the old backend is still open 1s after the move")
+	}
+	if ev := openSSE(t, c.BaseURL+"/m/sse", nil).next(t, 5*time.Second); ev.name != "endpoint" {
+		t.Errorf("new stream after the move: %+v", ev)
+	}
+}
