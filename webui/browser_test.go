@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -221,7 +223,8 @@ func TestWebUI(t *testing.T) {
 	}
 	weather := testenv.StartBackend(t, testenv.Streamable, testenv.NewMCPServer("weather", weatherTool))
 	flaky := testenv.StartBackend(t, testenv.Streamable, testenv.NewMCPServer("flaky"))
-	c := testenv.StartCaddy(t, testenv.Options{Registry: "health_interval 1s\n\t\thealth_timeout 1s"})
+	opts := testenv.Options{Registry: "health_interval 1s\n\t\thealth_timeout 1s"}
+	c := testenv.StartCaddy(t, opts)
 
 	register(t, c, map[string]any{"path": "/weather", "name": "Weather Service", "proxy_pass_url": weather.URL,
 		"transport": "streamable-http", "description": "Forecasts and current conditions.", "tags": []string{"weather", "demo"}})
@@ -483,19 +486,78 @@ func TestWebUI(t *testing.T) {
 		b.waitFor("the refresh result", `[...document.querySelectorAll('#toasts .toast')].some(e => e.textContent.startsWith('Weather Service: Healthy'))`, 10*time.Second)
 	})
 
+	step("live again after a config reload", func(t *testing.T) {
+		b.do(chromedp.Evaluate[chromedp.Void](`window.__sameDocument = true`))
+		if err := c.Load(opts); err != nil {
+			t.Fatalf("reloading the config: %v", err)
+		}
+		// The reload closes the old feed; a change made afterwards reaches
+		// the page only through the new one.
+		if r := c.Do(http.MethodPost, "/api/servers/weather/disable", nil); r.Status != http.StatusOK {
+			t.Fatalf("disabling weather: %d %s", r.Status, r.Body)
+		}
+		b.waitFor("the change after the reload", `document.querySelector('#conn-status').dataset.state === 'live' && document.querySelector(`+jsString(card("/weather")+" .badge")+`).dataset.status === 'disabled'`, 10*time.Second)
+		if !eval[bool](b, `window.__sameDocument === true`) {
+			t.Error("the page reloaded")
+		}
+		if r := c.Do(http.MethodPost, "/api/servers/weather/enable", nil); r.Status != http.StatusOK {
+			t.Fatalf("enabling weather: %d %s", r.Status, r.Body)
+		}
+		b.waitFor("weather enabled", `document.querySelector(`+jsString(card("/weather")+" .enable")+`).checked`, 10*time.Second)
+	})
+
+	step("offline while the gateway restarts, then back", func(t *testing.T) {
+		if err := caddy.Stop(); err != nil {
+			t.Fatalf("stopping caddy: %v", err)
+		}
+		b.waitFor("the offline indicator", `document.querySelector('#conn-status').dataset.state === 'offline' && !document.querySelector('#offline-banner').hidden`, 10*time.Second)
+		if err := c.Load(opts); err != nil {
+			t.Fatalf("starting caddy again: %v", err)
+		}
+		// Sessions live in memory: a restarted gateway asks to sign in again.
+		b.waitFor("the login page", `location.pathname === '/login' && !document.querySelector('#login-view').hidden`, 20*time.Second)
+		b.fill("#login-username", testenv.User)
+		b.fill("#login-password", testenv.Password)
+		b.click("#login-submit")
+		b.waitFor("the live dashboard", `document.querySelector('#conn-status').dataset.state === 'live' && document.querySelectorAll('#server-list .card').length === 3`, 10*time.Second)
+	})
+
 	if os.Getenv("UPDATE_SCREENSHOT") != "" {
 		step("screenshot", func(t *testing.T) {
-			screenshot(t, b)
+			screenshot(t, b, c)
 		})
 	}
 
 }
 
 // screenshot writes docs/screenshot-dashboard.png: the dashboard at a
-// laptop size in the light theme.
-func screenshot(t *testing.T, b *browser) {
-	b.do(chromedp.EmulateViewport(1366, 900))
-	b.do(chromedp.Evaluate[chromedp.Void](`document.documentElement.dataset.theme = 'light'; document.querySelectorAll('#toasts .toast').forEach(e => e.remove()); window.scrollTo(0, 0)`))
+// laptop size in the light theme, with a few servers of each state and
+// some traffic.
+func screenshot(t *testing.T, b *browser, c *testenv.Caddy) {
+	if r := c.Do(http.MethodDelete, "/api/servers/xss", nil); r.Status != http.StatusOK {
+		t.Fatalf("removing the xss server: %d %s", r.Status, r.Body)
+	}
+	fin := testenv.StartBackend(t, testenv.SSE, testenv.NewMCPServer("fininfo"))
+	register(t, c, map[string]any{"path": "/fininfo", "name": "Financial Info", "proxy_pass_url": fin.URL,
+		"transport": "sse", "description": "Quotes and company filings over the 2024-11-05 SSE transport.", "tags": []string{"finance"}})
+	register(t, c, map[string]any{"path": "/search", "name": "Web Search", "proxy_pass_url": "http://127.0.0.1:9/",
+		"description": "Search engine tools, switched off until the API key arrives.", "tags": []string{"search", "web"}, "enabled": false})
+	for i := 0; i < 12; i++ {
+		c.DoAnon(http.MethodPost, "/weather/mcp", map[string]any{"jsonrpc": "2.0", "id": i, "method": "ping"})
+		if i%3 == 0 {
+			c.DoAnon(http.MethodGet, "/fininfo/missing", nil)
+		}
+	}
+	b.waitFor("fininfo healthy", `document.querySelector(`+jsString(card("/fininfo")+" .badge")+`).dataset.status === 'healthy'`, 10*time.Second)
+	b.do(chromedp.EmulateViewport(1366, 900), chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 1, 1))
+	b.do(chromedp.Evaluate[chromedp.Void](`document.documentElement.dataset.theme = 'light';
+		document.querySelectorAll('#toasts .toast').forEach(e => e.remove());
+		document.querySelectorAll('.flash').forEach(e => e.classList.remove('flash'));
+		document.activeElement.blur(); window.scrollTo(0, 0)`))
+	b.waitFor("request counts", `document.querySelector('#st-requests').textContent !== '0'`, 10*time.Second)
+	// A viewport as tall as the page, so that the sticky sidebar spans it.
+	height := eval[int64](b, `document.documentElement.scrollHeight`)
+	b.do(chromedp.EmulateViewport(1366, height))
 	png := run(b, chromedp.FullScreenshot(100))
 	out := filepath.Join("..", "docs", "screenshot-dashboard.png")
 	if err := os.WriteFile(out, png, 0o644); err != nil {

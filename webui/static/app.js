@@ -393,7 +393,6 @@
       feed.opened = true;
       feed.attempt = 0;
       setConn('live');
-      loadStats();
     };
     sock.onmessage = function (ev) {
       if (feed.ws !== sock) return;
@@ -415,6 +414,7 @@
         break;
       case 'server_updated':
         upsert(msg.server);
+        if (msg.tool_change && msg.server) announceToolChange(msg.server, msg.tool_change);
         break;
       case 'server_removed':
         removeServer(msg.path);
@@ -426,6 +426,15 @@
         }
         break;
     }
+  }
+
+  // announceToolChange tells the operator that a server's tool set changed.
+  function announceToolChange(srv, tc) {
+    var parts = [];
+    [['added', tc.added], ['removed', tc.removed], ['changed', tc.changed]].forEach(function (p) {
+      if (Array.isArray(p[1]) && p[1].length) parts.push(p[0] + ' ' + p[1].join(', '));
+    });
+    if (parts.length) toast(srv.name + ': tools ' + parts.join('; '));
   }
 
   // scheduleReconnect retries with exponential backoff and jitter (0.5 s up
@@ -462,6 +471,7 @@
       // The page is reachable: refresh over REST too, in case the feed
       // itself is what fails.
       loadServers().catch(function () {});
+      loadStats();
       connectFeed();
     });
   }
@@ -624,6 +634,8 @@
 
   function onSearch() {
     state.query = $('search').value.trim().toLowerCase();
+    // Local matches show at once; the ranked search of the API replaces them.
+    state.toolHits = state.query ? localToolHits(state.query) : [];
     render();
     clearTimeout(searchTimer);
     searchTimer = setTimeout(searchTools, 200);
@@ -972,10 +984,6 @@
     loadStats();
     connectFeed();
     setInterval(updateTimes, 5000);
-    // Request counts change with traffic, not with registry events.
-    setInterval(function () {
-      if (!document.hidden && feed.ws && feed.opened) loadStats();
-    }, 10000);
   }
 
   if (location.pathname === '/login') {
