@@ -15,9 +15,11 @@
     filter: 'all',
     query: '',
     toolHits: [], // results of the tool search
-    toolSearchSeq: 0
+    toolSearchSeq: 0,
+    version: 0 // counts changes of the servers map
   };
   var cards = new Map(); // path -> card element
+  var filled = new WeakMap(); // card element -> the record it shows
   var openTools = null; // path of the server whose tools dialog is open
   var editing = null; // path of the server being edited (null: registering)
   var deleting = null; // path of the server pending deletion
@@ -114,10 +116,20 @@
 
   function hasIssue(srv) { return srv.enabled && srv.health && srv.health.status === 'unhealthy'; }
 
+  var collator = new Intl.Collator(undefined, { sensitivity: 'base', numeric: true });
+  var sorted = { of: null, list: [] };
+
+  // sortedServers returns the servers by name, sorting again only after
+  // the set of records changed.
   function sortedServers() {
-    return Array.from(state.servers.values()).sort(function (a, b) {
-      return (a.name || '').localeCompare(b.name || '', undefined, { sensitivity: 'base' }) || a.path.localeCompare(b.path);
-    });
+    if (sorted.of !== state.servers || sorted.version !== state.version) {
+      sorted.of = state.servers;
+      sorted.version = state.version;
+      sorted.list = Array.from(state.servers.values()).sort(function (a, b) {
+        return collator.compare(a.name || '', b.name || '') || collator.compare(a.path, b.path);
+      });
+    }
+    return sorted.list;
   }
 
   function matchesQuery(srv, q) {
@@ -209,8 +221,23 @@
     q('.delete-btn').setAttribute('aria-label', 'Delete ' + srv.name);
   }
 
+  // requestRender coalesces the changes of one frame into one render, so
+  // that a burst of feed messages (every health check of hundreds of
+  // servers) costs one pass over the page.
+  var renderPending = false;
+
+  function requestRender() {
+    if (renderPending) return;
+    renderPending = true;
+    requestAnimationFrame(function () {
+      renderPending = false;
+      render();
+    });
+  }
+
   // render brings the whole page in line with the state; cards are kept
-  // and updated in place so that focus and open details survive updates.
+  // and updated in place so that focus and open details survive updates,
+  // and a card is filled again only when its record changed.
   function render() {
     var q = state.query;
     var all = sortedServers();
@@ -236,7 +263,10 @@
         card = makeCard(s.path);
         cards.set(s.path, card);
       }
-      fillCard(card, s);
+      if (filled.get(card) !== s) {
+        fillCard(card, s);
+        filled.set(card, s);
+      }
       return card;
     });
     var current = Array.from(list.children);
@@ -244,7 +274,8 @@
     if (!same) {
       // Detach only what goes away, then insert in order: an element that
       // stays is not moved when it is already in place, keeping its focus.
-      current.forEach(function (c) { if (want.indexOf(c) < 0) c.remove(); });
+      var keep = new Set(want);
+      current.forEach(function (c) { if (!keep.has(c)) c.remove(); });
       want.forEach(function (c, i) {
         if (list.children[i] !== c) list.insertBefore(c, list.children[i] || null);
       });
@@ -260,6 +291,8 @@
     renderStats();
     renderToolHits();
   }
+
+  var statsTableKey = ''; // what the requests table shows now
 
   function renderStats() {
     var all = sortedServers();
@@ -285,6 +318,11 @@
 
     var max = 0;
     all.forEach(function (s) { max = Math.max(max, requests[s.path] || 0); });
+    var key = JSON.stringify(all.map(function (s) {
+      return [s.path, s.name, displayStatus(s), s.num_tools, requests[s.path] || 0];
+    }));
+    if (key === statsTableKey) return;
+    statsTableKey = key;
     var rows = all.map(function (s) {
       var tr = document.createElement('tr');
       var n = requests[s.path] || 0;
@@ -324,23 +362,35 @@
 
   // ---------- data: REST load, WebSocket feed ----------
 
+  // same reports whether two versions of a record are equal, so that an
+  // unchanged record keeps its object and its card is not filled again.
+  function same(a, b) {
+    return a === b || (!!a && !!b && a.updated_at === b.updated_at && JSON.stringify(a) === JSON.stringify(b));
+  }
+
   function setServers(list) {
+    var old = state.servers;
     state.servers = new Map();
-    (list || []).forEach(function (s) { state.servers.set(s.path, s); });
-    render();
+    (list || []).forEach(function (s) {
+      var prev = old.get(s.path);
+      state.servers.set(s.path, same(prev, s) ? prev : s);
+    });
+    requestRender();
     if (openTools && !state.servers.has(openTools)) $('tools-dialog').close();
   }
 
   function upsert(srv) {
     if (!srv || typeof srv.path !== 'string') return;
     state.servers.set(srv.path, srv);
-    render();
+    state.version++;
+    requestRender();
     if (openTools === srv.path) renderToolsDialog(srv, srv.tools || []);
   }
 
   function removeServer(path) {
     state.servers.delete(path);
-    render();
+    state.version++;
+    requestRender();
     if (openTools === path) $('tools-dialog').close();
   }
 
@@ -351,7 +401,7 @@
   function loadStats() {
     return api('GET', '/api/stats').then(function (st) {
       state.stats = st;
-      renderStats();
+      requestRender();
     }, function () {});
   }
 
@@ -422,7 +472,7 @@
       case 'stats':
         if (msg.stats) {
           state.stats = msg.stats;
-          renderStats();
+          requestRender();
         }
         break;
     }
@@ -636,7 +686,7 @@
     state.query = $('search').value.trim().toLowerCase();
     // Local matches show at once; the ranked search of the API replaces them.
     state.toolHits = state.query ? localToolHits(state.query) : [];
-    render();
+    requestRender();
     clearTimeout(searchTimer);
     searchTimer = setTimeout(searchTools, 200);
   }
@@ -745,7 +795,7 @@
     submit.disabled = true;
     var req = editing ? api('PUT', serverURL(editing), body) : api('POST', '/api/servers', body);
     req.then(function (srv) {
-      if (editing && editing !== srv.path) state.servers.delete(editing);
+      if (editing && editing !== srv.path) removeServer(editing);
       upsert(srv);
       $('server-dialog').close();
       toast((editing ? 'Saved ' : 'Registered ') + srv.name + ' at ' + srv.path);
@@ -937,7 +987,7 @@
         document.querySelectorAll('.chip[data-filter]').forEach(function (o) {
           o.setAttribute('aria-pressed', String(o === b));
         });
-        render();
+        requestRender();
       });
     });
     ['register-btn', 'nav-register', 'empty-register'].forEach(function (id) {
