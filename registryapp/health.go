@@ -102,6 +102,10 @@ func (c *checker) onEvent(ev Event) {
 	switch {
 	case ev.Type == EventServerRemoved:
 		c.metrics.forget(ev.Path)
+		c.mu.Lock()
+		delete(c.lastStatus, ev.Path)
+		delete(c.discovered, ev.Path)
+		c.mu.Unlock()
 	case ev.Server != nil:
 		c.metrics.observeStatus(ev.Server)
 		if ev.Server.Enabled && ev.Server.Health.Status == StatusUnknown {
@@ -209,7 +213,10 @@ func (c *checker) check(ctx context.Context, srv *Server, forceDiscovery bool) (
 		h.Status, h.Error = StatusUnhealthy, probeError(err, c.timeout)
 	}
 	c.metrics.observeCheck(srv.Path, h, time.Since(start))
-	recovered := c.transition(srv, h)
+	c.logTransition(srv, h)
+	// Healthy after being anything else in the record (registered,
+	// re-enabled, re-pointed or down): list the tools again.
+	recovered := h.Status == StatusHealthy && srv.Health.Status != StatusHealthy
 
 	updated, werr := c.app.registry.SetHealth(srv.Path, h)
 	if werr != nil {
@@ -232,22 +239,20 @@ func (c *checker) check(ctx context.Context, srv *Server, forceDiscovery bool) (
 	return updated, nil
 }
 
-// transition logs a change of status once and reports whether the server
-// became healthy after another status (a recovery, or a first success).
-func (c *checker) transition(srv *Server, h Health) bool {
+// logTransition logs a change of a server's status once, not on every
+// check.
+func (c *checker) logTransition(srv *Server, h Health) {
 	c.mu.Lock()
 	prev, known := c.lastStatus[srv.Path]
 	c.lastStatus[srv.Path] = h.Status
 	c.mu.Unlock()
-	if known && prev == h.Status {
-		return false
-	}
-	if h.Status == StatusHealthy {
+	switch {
+	case known && prev == h.Status:
+	case h.Status == StatusHealthy:
 		c.logger.Info("server healthy", zap.String("server", srv.Path), zap.String("previous", prev), zap.Int64("latency_ms", h.LatencyMS))
-		return true
+	default:
+		c.logger.Warn("server unhealthy", zap.String("server", srv.Path), zap.String("previous", prev), zap.String("error", h.Error))
 	}
-	c.logger.Warn("server unhealthy", zap.String("server", srv.Path), zap.String("previous", prev), zap.String("error", h.Error))
-	return false
 }
 
 // probeError words a failed probe for the record.

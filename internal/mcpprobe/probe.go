@@ -115,16 +115,6 @@ func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastR
 // Close releases idle connections.
 func (p *Prober) Close() { p.transport.CloseIdleConnections() }
 
-// Forget drops what is remembered about the endpoints of baseURL, such as
-// after its registration changed.
-func (p *Prober) Forget(baseURL string) {
-	for _, tr := range []string{StreamableHTTP, SSE} {
-		if ep, err := Endpoint(baseURL, tr); err == nil {
-			p.versions.Delete(ep)
-		}
-	}
-}
-
 // Endpoint returns the URL that a client of transport connects to for a
 // server at baseURL.
 func Endpoint(baseURL, transportName string) (string, error) {
