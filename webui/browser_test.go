@@ -427,6 +427,8 @@ func TestWebUI(t *testing.T) {
 		if err := json.Unmarshal([]byte(b.text("#c-config")), &cfg); err != nil || cfg.MCPServers["weather"].URL != c.BaseURL+"/weather/mcp" {
 			t.Errorf("client config %q: %v", b.text("#c-config"), err)
 		}
+		b.click(`#connect-dialog .copy-btn[data-copy="c-http"]`)
+		b.waitFor("the copy confirmation", `document.querySelector('#connect-dialog .copy-btn[data-copy="c-http"]').textContent === 'Copied'`, 5*time.Second)
 		b.do(chromedp.KeyEvent("\x1b"))
 		b.waitFor("the connect dialog to close", `!document.querySelector('#connect-dialog').open`, 5*time.Second)
 	})

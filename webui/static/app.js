@@ -1007,7 +1007,7 @@
     document.querySelectorAll('.copy-btn').forEach(function (b) {
       b.addEventListener('click', function () {
         var src = $(b.dataset.copy);
-        copyText(src.value !== undefined && src.tagName !== 'PRE' ? src.value : src.textContent, b);
+        copyText(src.tagName === 'PRE' ? src.textContent : src.value, b);
       });
     });
     document.querySelectorAll('dialog').forEach(function (d) {
@@ -1034,6 +1034,12 @@
     loadStats();
     connectFeed();
     setInterval(updateTimes, 5000);
+    // A tab that comes back after its session expired goes to the login
+    // page before the next action would meet an API 401.
+    document.addEventListener('visibilitychange', function () {
+      if (document.hidden) return;
+      probeSession().then(function (s) { if (s === 'login') sessionLost(); });
+    });
   }
 
   if (location.pathname === '/login') {
