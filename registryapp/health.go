@@ -246,8 +246,11 @@ func (c *checker) logTransition(srv *Server, h Health) {
 	prev, known := c.lastStatus[srv.Path]
 	c.lastStatus[srv.Path] = h.Status
 	c.mu.Unlock()
+	if !known {
+		prev = srv.Health.Status
+	}
 	switch {
-	case known && prev == h.Status:
+	case prev == h.Status:
 	case h.Status == StatusHealthy:
 		c.logger.Info("server healthy", zap.String("server", srv.Path), zap.String("previous", prev), zap.Int64("latency_ms", h.LatencyMS))
 	default:
