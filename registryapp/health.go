@@ -108,6 +108,13 @@ func (c *checker) onEvent(ev Event) {
 		c.mu.Unlock()
 	case ev.Server != nil:
 		c.metrics.observeStatus(ev.Server)
+		if st := ev.Server.Health.Status; st == StatusUnknown || st == StatusDisabled {
+			// Reset by a registration, toggle or new endpoint: the next
+			// result is a transition.
+			c.mu.Lock()
+			c.lastStatus[ev.Server.Path] = st
+			c.mu.Unlock()
+		}
 		if ev.Server.Enabled && ev.Server.Health.Status == StatusUnknown {
 			select {
 			case c.wake <- ev.Server.Path:
