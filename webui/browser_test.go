@@ -433,6 +433,42 @@ func TestWebUI(t *testing.T) {
 		b.waitFor("the connect dialog to close", `!document.querySelector('#connect-dialog').open`, 5*time.Second)
 	})
 
+	step("controls are labelled and keyboard reachable", func(t *testing.T) {
+		unlabelled := eval[[]string](b, `[...document.querySelectorAll('button, input, select, textarea, a[href], [tabindex="0"]')]
+			.filter(e => !(e.getAttribute('aria-label') || [...(e.labels || [])].map(l => l.textContent).join('') || e.textContent || e.title).trim())
+			.map(e => e.outerHTML.slice(0, 120))`)
+		if len(unlabelled) != 0 {
+			t.Errorf("controls without an accessible name: %q", unlabelled)
+		}
+		b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('#search').focus()`))
+		b.do(chromedp.KeyEvent("\t"))
+		if got := eval[string](b, `document.activeElement.id`); got != "register-btn" {
+			t.Errorf("Tab from the search box went to %q, want register-btn", got)
+		}
+		// The enable switch works from the keyboard: Space toggles it.
+		b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector(` + jsString(card("/flaky")+" .enable") + `).focus()`))
+		b.do(chromedp.KeyEvent(" "))
+		waitAPI(t, c, "flaky", "flaky disabled from the keyboard", func(s map[string]any) bool { return s["enabled"] == false })
+		b.waitFor("the switch to settle", `!document.querySelector(`+jsString(card("/flaky")+" .enable")+`).hasAttribute('aria-busy')`, 5*time.Second)
+		if got := eval[string](b, `document.activeElement.closest('.card')?.dataset.path || ''`); got != "/flaky" {
+			t.Fatalf("the focus left the switch for %q", got)
+		}
+		b.do(chromedp.KeyEvent(" "))
+		waitAPI(t, c, "flaky", "flaky enabled from the keyboard", func(s map[string]any) bool { return s["enabled"] == true })
+	})
+
+	step("fits a phone screen", func(t *testing.T) {
+		b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		defer b.do(chromedp.EmulateReset())
+		b.waitFor("the one-column layout", `document.querySelector('.sidebar').getBoundingClientRect().width === window.innerWidth`, 5*time.Second)
+		if w := eval[[]int](b, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+			t.Errorf("the page is %d px wide on a %d px screen", w[0], w[1])
+		}
+		if !eval[bool](b, `(r => r.width > 0 && r.right <= window.innerWidth)(document.querySelector(`+jsString(card("/weather")+" .delete-btn")+`).getBoundingClientRect())`) {
+			t.Error("the card actions do not fit the screen")
+		}
+	})
+
 	step("theme and sidebar survive a reload", func(t *testing.T) {
 		before := eval[string](b, `document.documentElement.dataset.theme`)
 		want := map[string]string{"dark": "light", "light": "dark"}[before]

@@ -211,7 +211,7 @@
     q('.transport').textContent = srv.transport || 'auto';
 
     var sw = q('.enable');
-    if (!sw.disabled) sw.checked = !!srv.enabled;
+    if (!busy(sw)) sw.checked = !!srv.enabled;
     sw.setAttribute('aria-label', 'Enabled: ' + srv.name);
     q('.switch-text').textContent = srv.enabled ? 'Enabled' : 'Disabled';
     q('.refresh-btn').setAttribute('aria-label', 'Refresh ' + srv.name);
@@ -545,23 +545,36 @@
 
   // ---------- actions ----------
 
+  // Pending actions mark their control aria-busy instead of disabling it:
+  // a disabled control loses the keyboard focus.
+  function busy(ctl) { return ctl.getAttribute('aria-busy') === 'true'; }
+
+  function setBusy(ctl, on) {
+    if (on) ctl.setAttribute('aria-busy', 'true'); else ctl.removeAttribute('aria-busy');
+  }
+
   function toggleServer(path, input) {
     var want = input.checked;
-    input.disabled = true;
+    if (busy(input)) {
+      input.checked = !want;
+      return;
+    }
+    setBusy(input, true);
     api('POST', serverURL(path, want ? '/enable' : '/disable')).then(function (srv) {
-      input.disabled = false;
+      setBusy(input, false);
       upsert(srv);
       toast((srv.name || path) + (srv.enabled ? ' enabled' : ' disabled'));
     }, function (err) {
-      input.disabled = false;
-      input.checked = !want;
+      setBusy(input, false);
+      var srv = state.servers.get(path);
+      input.checked = srv ? !!srv.enabled : !want;
       toast('Could not ' + (want ? 'enable' : 'disable') + ' ' + path + ': ' + err.message, true);
     });
   }
 
   function refreshServer(path, btn) {
-    btn.disabled = true;
-    btn.classList.add('busy');
+    if (busy(btn)) return;
+    setBusy(btn, true);
     api('POST', serverURL(path, '/refresh')).then(function (srv) {
       upsert(srv);
       var card = cards.get(path);
@@ -574,8 +587,7 @@
     }, function (err) {
       toast('Refreshing ' + path + ' failed: ' + err.message, true);
     }).then(function () {
-      btn.disabled = false;
-      btn.classList.remove('busy');
+      setBusy(btn, false);
     });
   }
 
