@@ -98,7 +98,9 @@ func New(timeout time.Duration) *Prober {
 		DialContext:           dialer.DialContext,
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   4,
-		IdleConnTimeout:       90 * time.Second,
+		// Connections serve the requests of one probe; between checks
+		// of a large registry they would only hold descriptors.
+		IdleConnTimeout: 5 * time.Second,
 		TLSHandshakeTimeout:   timeout,
 		ResponseHeaderTimeout: timeout,
 	}
