@@ -59,7 +59,7 @@
   }
 
   function serverURL(path, suffix) {
-    return '/api/servers/' + encodeURIComponent(path.replace(/^\//, '')) + (suffix || '');
+    return '/api/servers/' + encodeURIComponent(serverID(path)) + (suffix || '');
   }
 
   // probeSession reports "ok", "login" or "down" without an API 401 (which
@@ -427,6 +427,12 @@
     clearTimeout(feed.timer);
     clearInterval(feed.countdown);
     if (feed.stopped) return;
+    if (feed.ws) {
+      // Never two feeds: the old socket's handlers ignore it once replaced.
+      var old = feed.ws;
+      feed.ws = null;
+      old.close();
+    }
     setConn('connecting');
     var proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     var sock;
@@ -507,6 +513,7 @@
   }
 
   function attemptReconnect() {
+    clearTimeout(feed.timer);
     clearInterval(feed.countdown);
     setConn('connecting');
     probeSession().then(function (s) {
