@@ -94,7 +94,8 @@ type Prober struct {
 func New(timeout time.Duration) *Prober {
 	dialer := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
+		// No proxy from the environment: the check goes where the
+		// gateway's requests go, straight to the backend.
 		DialContext:         dialer.DialContext,
 		MaxIdleConns:        1024,
 		MaxIdleConnsPerHost: 4,
