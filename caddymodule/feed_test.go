@@ -141,55 +141,6 @@ func TestFeedRefusesForeignOriginAndAnonymous(t *testing.T) {
 	}
 }
 
-func TestFeedSlowClientDoesNotDelayOthers(t *testing.T) {
-	c := testenv.StartCaddy(t, testenv.Options{Registry: "health_interval 1h"})
-	// A server with large records: each message of it is about 1.8 MB.
-	var tools []map[string]any
-	for i := range 600 {
-		tools = append(tools, map[string]any{"name": fmt.Sprintf("tool%d", i), "description": strings.Repeat("d", 3000), "inputSchema": map[string]any{}})
-	}
-	imp := c.Do("POST", "/api/import", []any{map[string]any{
-		"path": "/big", "name": "Big", "proxy_pass_url": "http://127.0.0.1:9", "transport": "streamable-http", "tools": tools,
-	}})
-	if imp.Status != http.StatusOK {
-		t.Fatalf("import: %d %s", imp.Status, imp.Body)
-	}
-
-	// A client that never reads.
-	slow, _, err := dialWS(c, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slow.CloseNow()
-	fast := dialFeed(t, c, "")
-	readUntil(t, fast, 2*time.Second, func(m feedMsg) bool { return m.Type == "snapshot" })
-
-	// Enough traffic to fill the slow client's socket buffers and queue;
-	// the reading client gets every change within a second all along.
-	for i := range 60 {
-		enabled := i%2 == 1
-		action := map[bool]string{true: "enable", false: "disable"}[enabled]
-		if r := c.Do("POST", "/api/servers/big/"+action, nil); r.Status != http.StatusOK {
-			t.Fatalf("%s %d: %d %s", action, i, r.Status, r.Body)
-		}
-		readUntil(t, fast, time.Second, func(m feedMsg) bool {
-			return m.Type == "server_updated" && m.Server != nil && m.Server.Enabled == enabled
-		})
-	}
-	// The slow client was dropped: reading it ends with an error.
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	slow.SetReadLimit(16 << 20)
-	for {
-		if _, _, err := slow.Read(ctx); err != nil {
-			if ctx.Err() != nil {
-				t.Fatal("the slow client was not dropped")
-			}
-			break
-		}
-	}
-}
-
 func TestReloadWithLoopsRunningLeaksNoGoroutine(t *testing.T) {
 	c := testenv.StartCaddy(t, testenv.Options{Registry: fastHealth})
 	for i := range 3 {
