@@ -566,6 +566,14 @@ func TestWebUI(t *testing.T) {
 		})
 	}
 
+	step("sign out", func(t *testing.T) {
+		b.click("#logout-btn")
+		b.waitFor("the login page", `location.pathname === '/login' && !document.querySelector('#login-view').hidden`, 10*time.Second)
+		b.open("/")
+		if loc := run(b, chromedp.Location()); !strings.HasSuffix(loc, "/login") {
+			t.Errorf("after signing out, / shows %s", loc)
+		}
+	})
 }
 
 // screenshot writes docs/screenshot-dashboard.png: the dashboard at a
