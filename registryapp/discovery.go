@@ -14,8 +14,8 @@ import (
 // maxToolHistory is how many tool-set changes are kept per server.
 const maxToolHistory = 20
 
-// discoveryDue reports whether the tools of path were never listed by
-// this app instance or not within the discovery interval.
+// discoveryDue reports whether this app instance never tried to list the
+// tools of path, or not within the discovery interval.
 func (c *checker) discoveryDue(path string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -26,9 +26,13 @@ func (c *checker) discoveryDue(path string) bool {
 // discover lists the tools of srv (tools/list with pagination, within the
 // discovery caps on time, pages and bytes), stores them, and records a
 // change of the tool set in the server's history. A failed listing keeps
-// the tools known before; a listing cut at the page cap is stored as far
-// as it got.
+// the tools known before and is tried again after the discovery interval
+// or on recovery; a listing cut at the page cap is stored as far as it
+// got.
 func (c *checker) discover(ctx context.Context, srv *Server) (*Server, error) {
+	c.mu.Lock()
+	c.discovered[srv.Path] = time.Now()
+	c.mu.Unlock()
 	dctx, cancel := context.WithTimeout(ctx, c.discoveryTimeout)
 	defer cancel()
 	res, err := c.prober.Probe(dctx, mcpprobe.Request{
@@ -45,10 +49,6 @@ func (c *checker) discover(ctx context.Context, srv *Server) (*Server, error) {
 		c.discovery.Warn("tools/list has more pages than discovery_max_pages; keeping the tools of the pages read",
 			zap.String("server", srv.Path), zap.Int("max_pages", c.maxPages), zap.Int("tools", len(res.Tools)))
 	}
-	c.mu.Lock()
-	c.discovered[srv.Path] = time.Now()
-	c.mu.Unlock()
-
 	tools := make([]Tool, 0, len(res.Tools))
 	seen := make(map[string]bool, len(res.Tools))
 	for _, t := range res.Tools {
