@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/coder/websocket"
 
 	"github.com/caddymcp/gateway/internal/testenv"
@@ -141,7 +142,7 @@ func TestFeedRefusesForeignOriginAndAnonymous(t *testing.T) {
 	}
 }
 
-func TestReloadWithLoopsRunningLeaksNoGoroutine(t *testing.T) {
+func TestReloadAndShutdownLeaveNoGoroutine(t *testing.T) {
 	c := testenv.StartCaddy(t, testenv.Options{Registry: fastHealth})
 	for i := range 3 {
 		b := testenv.StartBackend(t, []string{testenv.Streamable, testenv.SSE, testenv.Stateless}[i], testenv.NewMCPServer("b"))
@@ -193,8 +194,40 @@ func TestReloadWithLoopsRunningLeaksNoGoroutine(t *testing.T) {
 		n := runtime.NumGoroutine()
 		return n <= baseline+2, fmt.Sprintf("%d goroutines after 4 reloads, %d before", n, baseline)
 	})
+	if n := goroutinesIn("registryapp.(*checker).loop"); n != 1 {
+		t.Errorf("%d health loops run after 4 reloads, want 1", n)
+	}
+	if n := goroutinesIn("registryapp.(*feedHub).run"); n != 1 {
+		t.Errorf("%d feed hubs run after 4 reloads, want 1", n)
+	}
 	// The loops of the last generation work: a new server is checked.
 	b := testenv.StartBackend(t, testenv.Streamable, testenv.NewMCPServer("late"))
 	register(t, c, "/late", b.URL, "streamable-http")
 	waitHealth(t, c, "late", "healthy", 1, 5*time.Second)
+
+	// Shutdown stops everything of the app, connections of the feed too.
+	dialFeed(t, c, "")
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, func() (bool, string) {
+		n := goroutinesIn("github.com/caddymcp/gateway/registryapp.") + goroutinesIn("github.com/caddymcp/gateway/internal/mcpprobe.")
+		return n == 0, fmt.Sprintf("%d goroutines of the registry app outlive shutdown:\n%s", n, allStacks())
+	})
+}
+
+func allStacks() string {
+	buf := make([]byte, 1<<22)
+	return string(buf[:runtime.Stack(buf, true)])
+}
+
+// goroutinesIn counts the goroutines with a frame of fn in their stack.
+func goroutinesIn(fn string) int {
+	n := 0
+	for _, g := range strings.Split(allStacks(), "\n\n") {
+		if strings.Contains(g, fn) {
+			n++
+		}
+	}
+	return n
 }
