@@ -132,7 +132,21 @@ func TestAPIServerLifecycle(t *testing.T) {
 func TestAPIErrors(t *testing.T) {
 	c := testenv.StartCaddy(t, testenv.Options{})
 
-	wantError(t, "no credentials", c.DoAnon("GET", "/api/servers", nil), http.StatusUnauthorized, "")
+	anon := c.DoAnon("GET", "/api/servers", nil)
+	wantError(t, "no credentials", anon, http.StatusUnauthorized, "")
+	if anon.Header.Get("WWW-Authenticate") == "" {
+		t.Error("401 to a script carries no Basic challenge")
+	}
+	fetch, _ := http.NewRequest("GET", c.BaseURL+"/api/servers", nil)
+	fetch.Header.Set("Sec-Fetch-Mode", "cors")
+	fetchResp, err := http.DefaultClient.Do(fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetchResp.Body.Close()
+	if fetchResp.StatusCode != http.StatusUnauthorized || fetchResp.Header.Get("WWW-Authenticate") != "" {
+		t.Errorf("401 to a browser fetch: %d with challenge %q, want none (it would prompt)", fetchResp.StatusCode, fetchResp.Header.Get("WWW-Authenticate"))
+	}
 	req, _ := http.NewRequest("GET", c.BaseURL+"/api/servers", nil)
 	req.SetBasicAuth("admin", "wrong")
 	resp, err := http.DefaultClient.Do(req)

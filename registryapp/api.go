@@ -109,7 +109,11 @@ func (in apiServerInput) input() ServerInput {
 func (a *App) requireAuth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if !a.auth.authenticated(r) {
-			w.Header().Set("WWW-Authenticate", `Basic realm="mcp-registry"`)
+			// Browsers answer a Basic challenge on their own fetches with a
+			// password prompt (or, headless, a hang); the UI has its own login.
+			if mode := r.Header.Get("Sec-Fetch-Mode"); mode == "" || mode == "navigate" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="mcp-registry"`)
+			}
 			writeError(w, http.StatusUnauthorized, "", "authentication required: HTTP Basic, a session cookie from POST /api/login, or a bearer token")
 			return
 		}
