@@ -214,6 +214,11 @@ func (c *checker) check(ctx context.Context, srv *Server, forceDiscovery bool) (
 		// Stopping: a cancelled check says nothing about the server.
 		return srv, ctx.Err()
 	}
+	if cur, ok := c.app.registry.Snapshot().Lookup(srv.Path); ok && !sameEndpoint(srv, cur) {
+		// Re-pointed meanwhile: the result is not about the record, whose
+		// change has queued a check of its own.
+		return cur, nil
+	}
 	now := time.Now().UTC()
 	h := Health{Status: StatusHealthy, CheckedAt: &now, LatencyMS: time.Since(start).Milliseconds()}
 	if err != nil {
@@ -244,6 +249,12 @@ func (c *checker) check(ctx context.Context, srv *Server, forceDiscovery bool) (
 		}
 	}
 	return updated, nil
+}
+
+// sameEndpoint reports whether cur, a later version of the record checked
+// as srv, still names the same backend.
+func sameEndpoint(srv, cur *Server) bool {
+	return cur.ProxyPassURL == srv.ProxyPassURL && (cur.Transport == srv.Transport || srv.Transport == TransportAuto)
 }
 
 // logTransition logs a change of a server's status once, not on every
