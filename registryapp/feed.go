@@ -347,3 +347,6 @@ func (a *App) originAllowed(origin, host string) bool {
 	}
 	return false
 }
+
+// Interface guards
+var _ error = (*closeReason)(nil)

@@ -59,8 +59,11 @@ type Request struct {
 
 // Tool is one tool of a probed server.
 type Tool struct {
-	Name        string
+	// Name is the tool's name.
+	Name string
+	// Description says what the tool does.
 	Description string
+	// InputSchema is the JSON schema of the tool's arguments ({} if none).
 	InputSchema json.RawMessage
 }
 
