@@ -117,11 +117,13 @@ func (g *Gateway) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Cleanup stops following registry changes and closes idle backend
-// connections of this config generation.
+// Cleanup stops following registry changes once the last in-flight
+// request of this config generation ends (its streams survive a reload,
+// and disabling their server must still end them), and closes idle
+// backend connections.
 func (g *Gateway) Cleanup() error {
 	if g.unsubscribe != nil {
-		g.unsubscribe()
+		g.calls.retire(g.unsubscribe)
 	}
 	if g.transport != nil {
 		g.transport.CloseIdleConnections()

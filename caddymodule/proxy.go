@@ -322,10 +322,14 @@ func (g *Gateway) onRegistryEvent(ev registryapp.Event) {
 	}
 }
 
-// callSet tracks the in-flight requests of each server path.
+// callSet tracks the in-flight requests of each server path. Streams of
+// a config generation outlive a reload, so a retired set keeps following
+// registry changes until its last call ends.
 type callSet struct {
-	mu     sync.Mutex
-	byPath map[string]map[*proxyCall]struct{}
+	mu      sync.Mutex
+	byPath  map[string]map[*proxyCall]struct{}
+	count   int
+	release func() // set by retire; run once no call is left
 }
 
 func newCallSet() *callSet {
@@ -341,16 +345,47 @@ func (s *callSet) add(p string, c *proxyCall) {
 		s.byPath[p] = m
 	}
 	m[c] = struct{}{}
+	s.count++
 }
 
 func (s *callSet) remove(p string, c *proxyCall) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	m := s.byPath[p]
-	delete(m, c)
+	if _, ok := m[c]; ok {
+		delete(m, c)
+		s.count--
+	}
 	if len(m) == 0 {
 		delete(s.byPath, p)
 	}
+	release := s.takeReleaseLocked()
+	s.mu.Unlock()
+	// Outside the lock: release unsubscribes, and the registry calls
+	// cancel while it holds its subscriber lock.
+	if release != nil {
+		release()
+	}
+}
+
+// retire runs release (stop following registry changes) now if no call
+// is in flight, or when the last one ends.
+func (s *callSet) retire(release func()) {
+	s.mu.Lock()
+	s.release = release
+	release = s.takeReleaseLocked()
+	s.mu.Unlock()
+	if release != nil {
+		release()
+	}
+}
+
+func (s *callSet) takeReleaseLocked() func() {
+	if s.count > 0 || s.release == nil {
+		return nil
+	}
+	release := s.release
+	s.release = nil
+	return release
 }
 
 // cancel ends the calls of path p that match (all if match is nil).

@@ -325,6 +325,32 @@ func TestProxyAcrossReloads(t *testing.T) {
 	}
 }
 
+// TestProxyStreamOpenedBeforeReload: a stream opened under the old config
+// keeps flowing across a reload (as nginx's old workers keep theirs), and
+// disabling its server after the reload still ends it.
+func TestProxyStreamOpenedBeforeReload(t *testing.T) {
+	opts := testenv.Options{}
+	c := testenv.StartCaddy(t, opts)
+	b := testenv.StartBackend(t, testenv.SSE, testenv.NewMCPServer("long-lived"))
+	registerServer(t, c, "/ll", b.URL)
+	stream := openSSE(t, c.BaseURL+"/ll/sse", nil)
+	if ev := stream.next(t, 5*time.Second); ev.name != "endpoint" {
+		t.Fatalf("first event: %+v", ev)
+	}
+	if err := c.Load(testenv.Options{Registry: "health_interval 45s"}); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if stream.ended(300 * time.Millisecond) {
+		t.Fatal("the reload ended a stream of an enabled server")
+	}
+	if res := c.Do("POST", "/api/servers/ll/disable", nil); res.Status != http.StatusOK {
+		t.Fatalf("disabling: %d %s", res.Status, res.Body)
+	}
+	if !stream.ended(time.Second) {
+		t.Fatal("a stream opened before the reload is still open 1s after disabling its server")
+	}
+}
+
 // TestProxyBackendChangeEndsStreams: a new proxy_pass_url ends the streams
 // still connected to the old backend; an edit that keeps the backend does
 // not.
