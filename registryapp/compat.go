@@ -303,21 +303,29 @@ func (a *App) handleFormEdit(w http.ResponseWriter, r *http.Request) {
 func isAll(id string) bool { return strings.Trim(id, "/") == "all" }
 
 func (a *App) handleLegacyDetails(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	v, err := a.legacyDetails(r.PathValue("id"))
+	if err != nil {
+		a.writeRegistryError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// legacyDetails answers the original's server details of one server, or
+// of all servers (keyed by path) for "all" or "/all".
+func (a *App) legacyDetails(id string) (any, error) {
 	if isAll(id) {
 		all := map[string]LegacyServer{}
 		for _, srv := range a.registry.Snapshot().Servers() {
 			all[srv.Path] = ToLegacy(srv)
 		}
-		writeJSON(w, http.StatusOK, all)
-		return
+		return all, nil
 	}
 	srv, err := a.registry.Get(id)
 	if err != nil {
-		a.writeRegistryError(w, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, ToLegacy(srv))
+	return ToLegacy(srv), nil
 }
 
 // legacyToolEntry is a tool in the original's tools answer for "all".
@@ -327,7 +335,17 @@ type legacyToolEntry struct {
 }
 
 func (a *App) handleLegacyTools(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	v, err := a.legacyTools(r.PathValue("id"))
+	if err != nil {
+		a.writeRegistryError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// legacyTools answers the original's tool list of one server, or of all
+// servers (each tool with its service_path) for "all" or "/all".
+func (a *App) legacyTools(id string) (any, error) {
 	if isAll(id) {
 		tools := []legacyToolEntry{}
 		for _, srv := range a.registry.Snapshot().Servers() {
@@ -335,13 +353,11 @@ func (a *App) handleLegacyTools(w http.ResponseWriter, r *http.Request) {
 				tools = append(tools, legacyToolEntry{LegacyTool: t, ServicePath: srv.Path})
 			}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"service_path": "all", "tools": tools})
-		return
+		return map[string]any{"service_path": "all", "tools": tools}, nil
 	}
 	srv, err := a.registry.Get(id)
 	if err != nil {
-		a.writeRegistryError(w, err)
-		return
+		return nil, err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"service_path": srv.Path, "tools": ToLegacy(srv).ToolList})
+	return map[string]any{"service_path": srv.Path, "tools": ToLegacy(srv).ToolList}, nil
 }

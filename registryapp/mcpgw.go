@@ -329,14 +329,12 @@ func (a *App) toolToggle(ctx context.Context, args toolArgs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !given {
-		current, err := a.registry.Get(path)
-		if err != nil {
-			return nil, err
-		}
-		enabled = !current.Enabled
+	var srv *Server
+	if given {
+		srv, err = a.registry.SetEnabled(path, enabled)
+	} else {
+		srv, err = a.registry.Toggle(path)
 	}
-	srv, err := a.registry.SetEnabled(path, enabled)
 	if err != nil {
 		return nil, err
 	}
@@ -395,18 +393,7 @@ func (a *App) toolServerDetails(ctx context.Context, args toolArgs) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	if isAll(path) {
-		all := map[string]LegacyServer{}
-		for _, srv := range a.registry.Snapshot().Servers() {
-			all[srv.Path] = ToLegacy(srv)
-		}
-		return all, nil
-	}
-	srv, err := a.registry.Get(path)
-	if err != nil {
-		return nil, err
-	}
-	return ToLegacy(srv), nil
+	return a.legacyDetails(path)
 }
 
 func (a *App) toolServiceTools(ctx context.Context, args toolArgs) (any, error) {
@@ -414,20 +401,7 @@ func (a *App) toolServiceTools(ctx context.Context, args toolArgs) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	if isAll(path) {
-		tools := []legacyToolEntry{}
-		for _, srv := range a.registry.Snapshot().Servers() {
-			for _, t := range ToLegacy(srv).ToolList {
-				tools = append(tools, legacyToolEntry{LegacyTool: t, ServicePath: srv.Path})
-			}
-		}
-		return map[string]any{"service_path": "all", "tools": tools}, nil
-	}
-	srv, err := a.registry.Get(path)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{"service_path": srv.Path, "tools": ToLegacy(srv).ToolList}, nil
+	return a.legacyTools(path)
 }
 
 func (a *App) toolRefresh(ctx context.Context, args toolArgs) (any, error) {

@@ -275,6 +275,16 @@ func (r *Registry) SetEnabled(idOrPath string, enabled bool) (*Server, error) {
 	}, nil)
 }
 
+// Toggle flips the enabled state of the server idOrPath in one write, so
+// that two concurrent flips give two changes.
+func (r *Registry) Toggle(idOrPath string) (*Server, error) {
+	return r.modify(idOrPath, func(srv *Server) bool {
+		srv.Enabled = !srv.Enabled
+		srv.Health = Health{Status: initialStatus(srv.Enabled)}
+		return true
+	}, nil)
+}
+
 // SetHealth records the result of a health check. A check of a server that
 // was disabled meanwhile is dropped.
 func (r *Registry) SetHealth(idOrPath string, h Health) (*Server, error) {

@@ -209,3 +209,27 @@ func TestImportReportsAddsSkipsAndFailures(t *testing.T) {
 		t.Fatalf("imported record = %+v, %v", srv, err)
 	}
 }
+
+func TestRegistryConcurrentTogglesAllApply(t *testing.T) {
+	r := openTestRegistry(t, filepath.Join(t.TempDir(), "r.db"))
+	defer r.Destruct()
+	if _, err := r.Register(validInput()); err != nil {
+		t.Fatal(err)
+	}
+	const flips = 21
+	var wg sync.WaitGroup
+	for range flips {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := r.Toggle("weather"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	srv, _ := r.Get("weather")
+	if srv.Enabled {
+		t.Fatalf("after %d flips of an enabled server it is enabled: a flip was lost", flips)
+	}
+}
