@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -83,24 +84,23 @@ func SearchTools(servers []*Server, query string, limit int) []ToolMatch {
 			enabled = append(enabled, srv)
 		}
 	}
-	indexes := indexesOf(enabled)
+	corp := corpusOf(enabled)
 	type hit struct {
 		score float64
 		srv   *Server
 		tool  int
 	}
 	var hits []hit
-	for _, srv := range enabled {
-		idx := indexes[srv]
-		for i := range srv.Tools {
-			score := 0.0
-			if q.text != "" {
-				score = idx.tools[i].score(idx, q)
-				if score <= 0 {
-					continue
-				}
-			}
-			hits = append(hits, hit{score, srv, i})
+	if q.text == "" {
+		for _, ref := range corp.refs {
+			hits = append(hits, hit{0, enabled[ref.srv], ref.tool})
+		}
+	}
+	for _, k := range corp.candidates(q) {
+		ref := corp.refs[k]
+		idx := corp.indexes[ref.srv]
+		if score := idx.tools[ref.tool].score(idx, q); score > 0 {
+			hits = append(hits, hit{score, enabled[ref.srv], ref.tool})
 		}
 	}
 	slices.SortFunc(hits, func(a, b hit) int {
@@ -224,28 +224,91 @@ type toolIndex struct {
 	all string
 }
 
-// searchCache maps the records of the last search to their indexes.
-// Records are immutable, so an index stays valid as long as its record is
-// in use; each search keeps only the entries of the records it was given.
-var searchCache struct {
-	sync.Mutex
-	entries map[*Server]*serverIndex
+// corpus is the search index of one list of servers: the index of each
+// server and the searched text of every tool, end to end, so that a query
+// word is looked for in one pass over all tools.
+type corpus struct {
+	servers []*Server
+	indexes []*serverIndex
+	text    string    // every tool's all field, each followed by a NUL
+	starts  []int     // offset in text of each tool's field
+	refs    []toolRef // the tool at each offset
 }
 
-// indexesOf returns the indexes of servers, building the missing ones.
-func indexesOf(servers []*Server) map[*Server]*serverIndex {
+// toolRef names a tool by the positions of its server and of the tool.
+type toolRef struct{ srv, tool int }
+
+// searchCache is the corpus of the last search. Records are immutable, so
+// it serves as long as the same records are searched.
+var searchCache struct {
+	sync.Mutex
+	last *corpus
+}
+
+// corpusOf returns the corpus of servers, reusing the last one when the
+// list is the same and the indexes of the servers it knows.
+func corpusOf(servers []*Server) *corpus {
 	searchCache.Lock()
 	defer searchCache.Unlock()
-	next := make(map[*Server]*serverIndex, len(servers))
-	for _, srv := range servers {
-		idx, ok := searchCache.entries[srv]
+	last := searchCache.last
+	if last != nil && slices.Equal(last.servers, servers) {
+		return last
+	}
+	known := map[*Server]*serverIndex{}
+	if last != nil {
+		for i, srv := range last.servers {
+			known[srv] = last.indexes[i]
+		}
+	}
+	c := &corpus{servers: slices.Clone(servers), indexes: make([]*serverIndex, len(servers))}
+	var text strings.Builder
+	for i, srv := range servers {
+		idx, ok := known[srv]
 		if !ok {
 			idx = buildIndex(srv)
 		}
-		next[srv] = idx
+		c.indexes[i] = idx
+		for j := range idx.tools {
+			c.starts = append(c.starts, text.Len())
+			c.refs = append(c.refs, toolRef{i, j})
+			text.WriteString(idx.tools[j].all)
+			text.WriteByte(0)
+		}
 	}
-	searchCache.entries = next
-	return next
+	c.text = text.String()
+	searchCache.last = c
+	return c
+}
+
+// candidates returns, in order, the positions in refs of the tools whose
+// text contains the singular form of a query word: every match, whole or
+// part, does.
+func (c *corpus) candidates(q searchQuery) []int {
+	if q.text == "" {
+		return nil
+	}
+	seen := make([]bool, len(c.refs))
+	for _, w := range q.words {
+		for off := 0; off < len(c.text); {
+			i := strings.Index(c.text[off:], w.stem)
+			if i < 0 {
+				break
+			}
+			k := sort.SearchInts(c.starts, off+i+1) - 1
+			seen[k] = true
+			if k+1 == len(c.starts) {
+				break
+			}
+			off = c.starts[k+1] // one hit per tool is enough
+		}
+	}
+	var out []int
+	for k, ok := range seen {
+		if ok {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 func buildIndex(srv *Server) *serverIndex {
