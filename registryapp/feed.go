@@ -40,11 +40,10 @@ const (
 	feedStats    = "stats"
 )
 
-// feedMessage is one message of the WebSocket feed. Server updates carry
-// the tool change that caused them, if any.
+// feedMessage is a message of the WebSocket feed other than the snapshot.
+// Server updates carry the tool change that caused them, if any.
 type feedMessage struct {
 	Type       string      `json:"type"`
-	Servers    []*Server   `json:"servers,omitempty"`
 	Server     *Server     `json:"server,omitempty"`
 	Path       string      `json:"path,omitempty"`
 	Stats      *Stats      `json:"stats,omitempty"`
@@ -177,7 +176,7 @@ func (h *feedHub) run() {
 		case c := <-h.joins:
 			// The snapshot is taken here, in event order: events queued
 			// before it may repeat what it shows, none is missed.
-			c.send <- encodeFeed(feedMessage{Type: feedSnapshot, Servers: h.app.registry.Snapshot().Servers()})
+			c.send <- h.snapshotMessage()
 			clients[c] = true
 			st := h.app.registry.Stats()
 			c.send <- encodeFeed(feedMessage{Type: feedStats, Stats: &st})
@@ -195,7 +194,7 @@ func (h *feedHub) run() {
 			for len(h.events) > 0 {
 				<-h.events
 			}
-			broadcast(encodeFeed(feedMessage{Type: feedSnapshot, Servers: h.app.registry.Snapshot().Servers()}))
+			broadcast(h.snapshotMessage())
 			armStats()
 		case <-statsTimer.C:
 			statsArmed = false
@@ -206,6 +205,19 @@ func (h *feedHub) run() {
 			}
 		}
 	}
+}
+
+// snapshotMessage encodes the current records; "servers" is an array
+// even when no server is registered.
+func (h *feedHub) snapshotMessage() []byte {
+	servers := h.app.registry.Snapshot().Servers()
+	if servers == nil {
+		servers = []*Server{}
+	}
+	return encodeFeed(struct {
+		Type    string    `json:"type"`
+		Servers []*Server `json:"servers"`
+	}{feedSnapshot, servers})
 }
 
 // Reasons a connection is closed by the hub.
@@ -222,7 +234,7 @@ type closeReason struct {
 
 func (e *closeReason) Error() string { return e.text }
 
-func encodeFeed(m feedMessage) []byte {
+func encodeFeed(m any) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
