@@ -35,7 +35,8 @@ type checker struct {
 	maxBytes          int64
 
 	sem    chan struct{}
-	wake   chan string // paths to check now (registered, re-enabled, changed)
+	wake   chan string   // paths to check now (registered, re-enabled, changed)
+	rerun  chan struct{} // a round now, when wake overflowed (a large import)
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -65,6 +66,7 @@ func newChecker(a *App) *checker {
 		maxBytes:          a.DiscoveryMaxBytes,
 		sem:               make(chan struct{}, a.HealthConcurrency),
 		wake:              make(chan string, 1024),
+		rerun:             make(chan struct{}, 1),
 		running:           map[string]bool{},
 		lastStatus:        map[string]string{},
 		discovered:        map[string]time.Time{},
@@ -118,7 +120,11 @@ func (c *checker) onEvent(ev Event) {
 		if ev.Server.Enabled && ev.Server.Health.Status == StatusUnknown {
 			select {
 			case c.wake <- ev.Server.Path:
-			default: // the next tick checks it
+			default:
+				select {
+				case c.rerun <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}
@@ -139,6 +145,8 @@ func (c *checker) loop() {
 		case <-c.ctx.Done():
 			return
 		case <-ticker.C:
+			c.round()
+		case <-c.rerun:
 			c.round()
 		case path := <-c.wake:
 			if srv, ok := c.app.registry.Snapshot().Lookup(path); ok {
