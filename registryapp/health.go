@@ -44,8 +44,8 @@ type checker struct {
 
 	mu         sync.Mutex
 	running    map[string]bool      // path -> a check is in flight
-	lastStatus map[string]string    // path -> status last logged
-	discovered map[string]time.Time // path -> time of the last discovery
+	lastStatus map[string]string    // path -> status of the last result or reset
+	discovered map[string]time.Time // path -> time of the last discovery attempt
 }
 
 func newChecker(a *App) *checker {
