@@ -455,16 +455,26 @@ func TestMCPGWReload(t *testing.T) {
 	session := startMCPClient(t, c.BaseURL+"/mcpgw/mcp", "2025-11-25", basicHeader(), false)
 	mustCall(t, session, "healthcheck", nil, &health)
 
+	// A connection that the outgoing config's server accepted as it shut
+	// down is reset; clients retry, and so does this one, on a new
+	// connection each time.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	openStream := func() *http.Response {
-		req, err := http.NewRequest(http.MethodGet, c.BaseURL+"/mcpgw/sse", nil)
-		if err != nil {
-			t.Fatal(err)
+		var lastErr error
+		for range 3 {
+			resp, err := client.Get(c.BaseURL + "/mcpgw/sse")
+			if err == nil && resp.StatusCode == http.StatusOK {
+				return resp
+			}
+			if err == nil {
+				resp.Body.Close()
+				t.Fatalf("GET /mcpgw/sse: %d", resp.StatusCode)
+			}
+			lastErr = err
+			time.Sleep(50 * time.Millisecond)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET /mcpgw/sse: %v %v", err, resp)
-		}
-		return resp
+		t.Fatalf("GET /mcpgw/sse: %v", lastErr)
+		return nil
 	}
 	baseline := runtime.NumGoroutine()
 	for range 3 {
