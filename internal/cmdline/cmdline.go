@@ -95,15 +95,33 @@ func setup(cmd *cobra.Command) {
 		if len(args) == 0 {
 			return cmd.Help()
 		}
-		err := fmt.Errorf("unknown subcommand %q; run caddy mcp-registry --help", args[0])
-		fmt.Fprintf(cmd.ErrOrStderr(), "caddy mcp-registry: %s\n", err)
-		return err
+		return reportFailure(cmd, fmt.Errorf("unknown subcommand %q; run caddy mcp-registry --help", args[0]))
 	}
 	for _, c := range append(cmd.Commands(), cmd) {
-		// Errors are printed once, as one line, by run.
+		// Every failure, bad usage included, is printed once, as one line.
 		c.SilenceUsage = true
 		c.SilenceErrors = true
+		if validate := c.Args; validate != nil {
+			c.Args = func(c *cobra.Command, args []string) error {
+				if err := validate(c, args); err != nil {
+					return reportFailure(c, fmt.Errorf("%w; run caddy mcp-registry %s --help", err, c.Name()))
+				}
+				return nil
+			}
+		}
+		c.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return reportFailure(c, err) })
 	}
+}
+
+// reportFailure prints err as one line on stderr, prefixed with the
+// command, and returns it.
+func reportFailure(cmd *cobra.Command, err error) error {
+	prefix := "caddy mcp-registry"
+	if cmd.HasParent() && cmd.Name() != "mcp-registry" {
+		prefix += " " + cmd.Name()
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", prefix, oneLine(err.Error()))
+	return err
 }
 
 // invocation is what a subcommand works with.
@@ -129,9 +147,9 @@ func run(fn func(inv *invocation) error) func(*cobra.Command, []string) error {
 			err = fn(&invocation{cmd: cmd, args: args, client: c, json: asJSON, out: cmd.OutOrStdout()})
 		}
 		if err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "caddy mcp-registry %s: %s\n", cmd.Name(), oneLine(err.Error()))
+			return reportFailure(cmd, err)
 		}
-		return err
+		return nil
 	}
 }
 

@@ -285,6 +285,11 @@ func TestCommandLine(t *testing.T) {
 	in.fails("not found", "remove", "/fininfo")
 
 	in.fails("unknown subcommand", "frobnicate")
+	in.fails("accepts 1 arg(s), received 0", "show")
+	in.fails("accepts 1 arg(s), received 2", "show", "a", "b")
+	in.fails("requires at least 1 arg(s)", "import")
+	in.fails("accepts 1 arg(s), received 0", "backup")
+	in.fails("unknown flag: --bogus", "list", "--bogus")
 
 	unused := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	_, errOut, code := in.runAt(unused, "list")
