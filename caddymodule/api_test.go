@@ -1,10 +1,12 @@
 package caddymodule_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -264,6 +266,19 @@ func TestAPIExportImport(t *testing.T) {
 	fin := c.Do("GET", "/api/servers/fininfo", nil).Map(t)
 	if fin["name"] != "Financial Info Proxy" || fin["num_tools"] != 2.0 || len(fin["tools"].([]any)) != 2 {
 		t.Fatalf("imported fininfo = %v", fin)
+	}
+	for i, f := range originals {
+		var original map[string]any
+		if err := json.Unmarshal([]byte(parts[i]), &original); err != nil {
+			t.Fatal(err)
+		}
+		if original["path"] == "/mcpgw" {
+			continue
+		}
+		got := c.Do("GET", "/api/server_details"+original["path"].(string), nil).Map(t)
+		if !reflect.DeepEqual(got, original) {
+			t.Errorf("server_details of imported %s differs from the file:\n got %v\nwant %v", filepath.Base(f), got, original)
+		}
 	}
 	single := c.Do("POST", "/api/import", parts[0])
 	wantStatus(t, "import of one original file", single, http.StatusOK)

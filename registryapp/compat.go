@@ -16,22 +16,23 @@ import (
 // LegacyServer is a server in the original registry's shape: its
 // registry/servers/*.json files and its API answers.
 type LegacyServer struct {
-	ServerName   string       `json:"server_name"`
-	Description  string       `json:"description"`
-	Path         string       `json:"path"`
-	ProxyPassURL string       `json:"proxy_pass_url"`
-	Tags         []string     `json:"tags"`
-	NumTools     int          `json:"num_tools"`
-	NumStars     int          `json:"num_stars"`
-	IsPython     bool         `json:"is_python"`
-	License      string       `json:"license"`
-	ToolList     []LegacyTool `json:"tool_list"`
+	ServerName   string          `json:"server_name"`
+	Description  string          `json:"description"`
+	Path         string          `json:"path"`
+	ProxyPassURL string          `json:"proxy_pass_url"`
+	Tags         []string        `json:"tags"`
+	NumTools     int             `json:"num_tools"`
+	NumStars     int             `json:"num_stars"`
+	IsPython     bool            `json:"is_python"`
+	License      string          `json:"license"`
+	ToolList     []LegacyTool    `json:"tool_list"`
+	ResourceList json.RawMessage `json:"resource_list,omitempty"`
 }
 
 // LegacyTool is a tool in the original registry's shape.
 type LegacyTool struct {
 	Name              string            `json:"name"`
-	ParsedDescription map[string]string `json:"parsed_description"`
+	ParsedDescription map[string]any `json:"parsed_description"`
 	Schema            json.RawMessage   `json:"schema"`
 }
 
@@ -56,17 +57,19 @@ func ToLegacy(srv *Server) LegacyServer {
 		if srv.Extra.License != "" {
 			out.License = srv.Extra.License
 		}
+		out.ResourceList = srv.Extra.ResourceList
 	}
 	for _, t := range srv.Tools {
 		schema := t.InputSchema
 		if len(schema) == 0 {
 			schema = json.RawMessage("{}")
 		}
-		out.ToolList = append(out.ToolList, LegacyTool{
-			Name:              t.Name,
-			ParsedDescription: map[string]string{"main": t.Description},
-			Schema:            schema,
-		})
+		parsed := map[string]any{}
+		for k, v := range t.ParsedDescription {
+			parsed[k] = v
+		}
+		parsed["main"] = t.Description
+		out.ToolList = append(out.ToolList, LegacyTool{Name: t.Name, ParsedDescription: parsed, Schema: schema})
 	}
 	return out
 }
@@ -78,13 +81,14 @@ func (l LegacyServer) record() ImportRecord {
 		ProxyPassURL: l.ProxyPassURL,
 		Description:  l.Description,
 		Tags:         l.Tags,
-		Legacy:       &LegacyFields{NumStars: l.NumStars, IsPython: l.IsPython, License: l.License},
+		Legacy:       &LegacyFields{NumStars: l.NumStars, IsPython: l.IsPython, License: l.License, ResourceList: l.ResourceList},
 	}
 	var tools []Tool
 	if l.ToolList != nil {
 		tools = make([]Tool, 0, len(l.ToolList))
 		for _, t := range l.ToolList {
-			tools = append(tools, Tool{Name: t.Name, Description: t.ParsedDescription["main"], InputSchema: t.Schema})
+			main, _ := t.ParsedDescription["main"].(string)
+			tools = append(tools, Tool{Name: t.Name, Description: main, InputSchema: t.Schema, ParsedDescription: t.ParsedDescription})
 		}
 	}
 	return ImportRecord{Input: in, Tools: tools}

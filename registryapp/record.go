@@ -53,6 +53,8 @@ type LegacyFields struct {
 	IsPython bool `json:"is_python"`
 	// License is the server's license name.
 	License string `json:"license"`
+	// ResourceList is the original registry's resource_list, kept as is.
+	ResourceList json.RawMessage `json:"resource_list,omitempty"`
 }
 
 // Health is the outcome of the latest health check of a server.
@@ -75,6 +77,10 @@ type Tool struct {
 	Description string `json:"description"`
 	// InputSchema is the JSON schema of the tool's arguments.
 	InputSchema json.RawMessage `json:"inputSchema"`
+	// ParsedDescription keeps the original registry's parsed description
+	// (main, args, returns, raises) of an imported tool, so that its
+	// endpoints answer it unchanged; discovered tools have none.
+	ParsedDescription map[string]any `json:"parsed_description,omitempty"`
 }
 
 // Health statuses.
