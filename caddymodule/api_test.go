@@ -160,7 +160,7 @@ func TestAPIErrors(t *testing.T) {
 		t.Fatalf("wrong password: %d", resp.StatusCode)
 	}
 
-	wantError(t, "malformed JSON", c.Do("POST", "/api/servers", "{"), http.StatusBadRequest, "")
+	wantError(t, "malformed JSON", c.Do("POST", "/api/servers", "{"), http.StatusBadRequest, "body")
 	wantError(t, "wrong type", c.Do("POST", "/api/servers", `{"path": 7}`), http.StatusBadRequest, "path")
 	wantError(t, "tags not a list", c.Do("POST", "/api/servers", `{"path":"/a","name":"a","proxy_pass_url":"http://h/","tags":"x"}`), http.StatusBadRequest, "tags")
 	for field, value := range map[string]any{
@@ -173,7 +173,11 @@ func TestAPIErrors(t *testing.T) {
 	}
 	wantError(t, "oversized body", c.Do("POST", "/api/servers", strings.Repeat(" ", 5<<20)), http.StatusRequestEntityTooLarge, "")
 	wantError(t, "wrong method", c.Do("PATCH", "/api/servers", nil), http.StatusMethodNotAllowed, "")
-	wantError(t, "wrong method on item", c.Do("POST", "/api/servers/x", nil), http.StatusMethodNotAllowed, "")
+	onItem := c.Do("POST", "/api/servers/x", nil)
+	wantError(t, "wrong method on item", onItem, http.StatusMethodNotAllowed, "")
+	if allow := onItem.Header.Get("Allow"); allow != "GET, PUT, DELETE" {
+		t.Errorf("Allow = %q, want GET, PUT, DELETE", allow)
+	}
 	wantError(t, "unknown endpoint", c.Do("GET", "/api/nothing", nil), http.StatusNotFound, "")
 	if n := len(c.Do("GET", "/api/servers", nil).Map(t)["servers"].([]any)); n != 0 {
 		t.Fatalf("%d servers after only bad writes, want 0", n)

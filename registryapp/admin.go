@@ -33,20 +33,18 @@ func (AdminAPI) Routes() []caddy.AdminRoute {
 // access to the admin endpoint is already Caddy's to control.
 func (a *App) adminMux() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /mcp-registry/servers", a.handleListServers)
-	mux.HandleFunc("POST /mcp-registry/servers", a.handleRegister)
-	mux.HandleFunc("GET /mcp-registry/servers/{id}", a.handleGetServer)
-	mux.HandleFunc("PUT /mcp-registry/servers/{id}", a.handleUpdate)
-	mux.HandleFunc("DELETE /mcp-registry/servers/{id}", a.handleDelete)
-	mux.HandleFunc("POST /mcp-registry/servers/{id}/enable", a.handleSetEnabled(true))
-	mux.HandleFunc("POST /mcp-registry/servers/{id}/disable", a.handleSetEnabled(false))
-	mux.HandleFunc("GET /mcp-registry/export", a.handleExport)
-	mux.HandleFunc("POST /mcp-registry/import", a.handleImport)
-	mux.HandleFunc("GET /mcp-registry/backup", a.handleBackup)
-	for _, p := range []string{"/mcp-registry/servers", "/mcp-registry/servers/{id}", "/mcp-registry/servers/{id}/enable",
-		"/mcp-registry/servers/{id}/disable", "/mcp-registry/export", "/mcp-registry/import", "/mcp-registry/backup"} {
-		mux.HandleFunc(p, methodNotAllowed)
-	}
+	routes := newMethodRoutes(mux)
+	routes.handle("GET", "/mcp-registry/servers", a.handleListServers)
+	routes.handle("POST", "/mcp-registry/servers", a.handleRegister)
+	routes.handle("GET", "/mcp-registry/servers/{id}", a.handleGetServer)
+	routes.handle("PUT", "/mcp-registry/servers/{id}", a.handleUpdate)
+	routes.handle("DELETE", "/mcp-registry/servers/{id}", a.handleDelete)
+	routes.handle("POST", "/mcp-registry/servers/{id}/enable", a.handleSetEnabled(true))
+	routes.handle("POST", "/mcp-registry/servers/{id}/disable", a.handleSetEnabled(false))
+	routes.handle("GET", "/mcp-registry/export", a.handleExport)
+	routes.handle("POST", "/mcp-registry/import", a.handleImport)
+	routes.handle("GET", "/mcp-registry/backup", a.handleBackup)
+	routes.finish()
 	mux.HandleFunc("/mcp-registry/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no admin endpoint %s %s", r.Method, r.URL.Path)
 	})

@@ -69,7 +69,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 			writeError(w, http.StatusBadRequest, field, "%s must be of type %s", field, te.Type)
 			return false
 		}
-		writeError(w, http.StatusBadRequest, "", "request body is not valid JSON: %v", err)
+		writeError(w, http.StatusBadRequest, "body", "request body is not valid JSON: %v", err)
 		return false
 	}
 	return true
@@ -121,39 +121,60 @@ func (a *App) requireAuth(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	writeError(w, http.StatusMethodNotAllowed, "", "method %s is not allowed on %s", r.Method, r.URL.Path)
+// methodRoutes registers "METHOD /path" patterns on a ServeMux and
+// answers every other method on those paths with a JSON 405 whose Allow
+// header names the methods served.
+type methodRoutes struct {
+	mux     *http.ServeMux
+	allowed map[string][]string // path -> methods
+	paths   []string
+}
+
+func newMethodRoutes(mux *http.ServeMux) *methodRoutes {
+	return &methodRoutes{mux: mux, allowed: map[string][]string{}}
+}
+
+func (m *methodRoutes) handle(method, path string, h http.HandlerFunc) {
+	m.mux.HandleFunc(method+" "+path, h)
+	if _, seen := m.allowed[path]; !seen {
+		m.paths = append(m.paths, path)
+	}
+	m.allowed[path] = append(m.allowed[path], method)
+}
+
+// finish registers the 405 answers; call it once all routes are in.
+func (m *methodRoutes) finish() {
+	for _, path := range m.paths {
+		allow := strings.Join(m.allowed[path], ", ")
+		m.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "", "method %s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow)
+		})
+	}
 }
 
 // apiRoutes registers the REST API on mux.
 func (a *App) apiRoutes(mux *http.ServeMux) {
-	handle := func(pattern string, h http.HandlerFunc) {
-		mux.HandleFunc(pattern, a.requireAuth(h))
-		// Paths served for other methods answer 405 in JSON.
-		if _, path, ok := strings.Cut(pattern, " "); ok {
-			mux.HandleFunc(path, methodNotAllowed)
-		}
-	}
-	mux.HandleFunc("POST /api/login", a.handleAPILogin)
-	mux.HandleFunc("/api/login", methodNotAllowed)
-	mux.HandleFunc("POST /api/logout", a.handleAPILogout)
-	mux.HandleFunc("/api/logout", methodNotAllowed)
-
-	handle("GET /api/session", a.handleSession)
-	handle("GET /api/servers", a.handleListServers)
-	mux.HandleFunc("POST /api/servers", a.requireAuth(a.handleRegister))
-	handle("GET /api/servers/{id}", a.handleGetServer)
-	mux.HandleFunc("PUT /api/servers/{id}", a.requireAuth(a.handleUpdate))
-	mux.HandleFunc("DELETE /api/servers/{id}", a.requireAuth(a.handleDelete))
-	handle("POST /api/servers/{id}/enable", a.handleSetEnabled(true))
-	handle("POST /api/servers/{id}/disable", a.handleSetEnabled(false))
-	handle("GET /api/servers/{id}/tools", a.handleServerTools)
-	handle("POST /api/servers/{id}/refresh", a.handleRefresh)
-	handle("GET /api/servers/{id}/tool-history", a.handleToolHistory)
-	handle("GET /api/tools", a.handleSearchTools)
-	handle("GET /api/stats", a.handleStats)
-	handle("GET /api/export", a.handleExport)
-	handle("POST /api/import", a.handleImport)
+	routes := newMethodRoutes(mux)
+	authed := func(method, path string, h http.HandlerFunc) { routes.handle(method, path, a.requireAuth(h)) }
+	routes.handle("POST", "/api/login", a.handleAPILogin)
+	routes.handle("POST", "/api/logout", a.handleAPILogout)
+	authed("GET", "/api/session", a.handleSession)
+	authed("GET", "/api/servers", a.handleListServers)
+	authed("POST", "/api/servers", a.handleRegister)
+	authed("GET", "/api/servers/{id}", a.handleGetServer)
+	authed("PUT", "/api/servers/{id}", a.handleUpdate)
+	authed("DELETE", "/api/servers/{id}", a.handleDelete)
+	authed("POST", "/api/servers/{id}/enable", a.handleSetEnabled(true))
+	authed("POST", "/api/servers/{id}/disable", a.handleSetEnabled(false))
+	authed("GET", "/api/servers/{id}/tools", a.handleServerTools)
+	authed("POST", "/api/servers/{id}/refresh", a.handleRefresh)
+	authed("GET", "/api/servers/{id}/tool-history", a.handleToolHistory)
+	authed("GET", "/api/tools", a.handleSearchTools)
+	authed("GET", "/api/stats", a.handleStats)
+	authed("GET", "/api/export", a.handleExport)
+	authed("POST", "/api/import", a.handleImport)
+	routes.finish()
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "", "no API endpoint %s %s", r.Method, r.URL.Path)
 	})
