@@ -31,9 +31,9 @@ type LegacyServer struct {
 
 // LegacyTool is a tool in the original registry's shape.
 type LegacyTool struct {
-	Name              string            `json:"name"`
-	ParsedDescription map[string]any `json:"parsed_description"`
-	Schema            json.RawMessage   `json:"schema"`
+	Name              string          `json:"name"`
+	ParsedDescription map[string]any  `json:"parsed_description"`
+	Schema            json.RawMessage `json:"schema"`
 }
 
 // ToLegacy converts a record to the original registry's shape.
