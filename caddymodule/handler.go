@@ -134,9 +134,9 @@ func (g *Gateway) Cleanup() error {
 // ServeHTTP proxies requests of registered servers and passes all other
 // requests to the next handler.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	prefix, rest := splitRoute(r.URL.Path)
+	prefix, rest, ok := splitRoute(r.URL.EscapedPath())
 	rt := g.routes().byPath[prefix]
-	if rt == nil {
+	if !ok || rt == nil {
 		return nextOrNotFound(w, r, next)
 	}
 	g.serveRoute(w, r, rt, rest)

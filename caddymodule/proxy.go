@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -70,22 +69,42 @@ func (g *Gateway) routes() *routeTable {
 	return t
 }
 
-// splitRoute cleans p and splits it into its first segment (the server
-// path) and the rest, which keeps a trailing slash: "/w/a/../b/" gives
-// "/w" and "/b/".
-func splitRoute(p string) (prefix, rest string) {
-	if p == "" || p[0] != '/' {
-		p = "/" + p
+// splitRoute cleans an escaped request path segment by segment and
+// splits it into the server path (its decoded first segment) and the rest
+// of the path, still escaped as the client sent it, with a trailing slash
+// kept: "/w/a/../b/" gives "/w" and "/b/". Empty, "." and ".." segments
+// are resolved on their decoded values (so "%2E%2E" is a ".."), while an
+// encoded slash stays inside its segment: "/w%2Fx/y" has the first
+// segment "w/x", which no server path matches. ok is false for an
+// invalid escape.
+func splitRoute(escaped string) (prefix, rest string, ok bool) {
+	var segs []string
+	for _, seg := range strings.Split(escaped, "/") {
+		decoded, err := url.PathUnescape(seg)
+		if err != nil {
+			return "", "", false
+		}
+		switch decoded {
+		case "", ".":
+		case "..":
+			if len(segs) > 0 {
+				segs = segs[:len(segs)-1]
+			}
+		default:
+			segs = append(segs, seg)
+		}
 	}
-	cleaned := path.Clean(p)
-	if strings.HasSuffix(p, "/") && cleaned != "/" {
-		cleaned += "/"
+	if len(segs) == 0 {
+		return "/", "", true
 	}
-	i := strings.IndexByte(cleaned[1:], '/')
-	if i < 0 {
-		return cleaned, ""
+	first, _ := url.PathUnescape(segs[0])
+	if len(segs) > 1 {
+		rest = "/" + strings.Join(segs[1:], "/")
 	}
-	return cleaned[:i+1], cleaned[i+1:]
+	if strings.HasSuffix(escaped, "/") {
+		rest += "/"
+	}
+	return "/" + first, rest, true
 }
 
 // joinPath appends the rest of a gateway path to a backend base path.
@@ -162,8 +181,9 @@ func rewriteRequest(pr *httputil.ProxyRequest) {
 	out := pr.Out.URL
 	out.Scheme = target.Scheme
 	out.Host = target.Host
-	out.Path = joinPath(target.Path, call.rest)
-	out.RawPath = ""
+	// The rest keeps the client's escaping (an encoded slash stays one).
+	out.RawPath = joinPath(target.EscapedPath(), call.rest)
+	out.Path, _ = url.PathUnescape(out.RawPath)
 	if target.RawQuery != "" {
 		if out.RawQuery == "" {
 			out.RawQuery = target.RawQuery

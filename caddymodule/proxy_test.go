@@ -42,7 +42,7 @@ func startEchoBackend(t *testing.T) *httptest.Server {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Mcp-Session-Id", r.Header.Get("Mcp-Session-Id"))
 		_ = json.NewEncoder(w).Encode(echoRequest{
-			Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Body: string(body), Header: r.Header,
+			Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Host: r.Host, Body: string(body), Header: r.Header,
 		})
 	}))
 	t.Cleanup(srv.Close)
@@ -83,6 +83,8 @@ func TestProxyRouting(t *testing.T) {
 		{"/w/mcp?x=1&y=a%20b", "/base/mcp", "x=1&y=a%20b"},
 		{"/w/a/../mcp", "/base/mcp", ""},
 		{"//w//mcp", "/base/mcp", ""},
+		{"/w/a%2Fb/c", "/base/a%2Fb/c", ""},
+		{"/w/a/%2E%2E/mcp", "/base/mcp", ""},
 	}
 	for _, tc := range cases {
 		res, seen := get(tc.in, http.Header{"Mcp-Session-Id": {"s-1"}, "Mcp-Protocol-Version": {"2025-06-18"}, "Mcp-Method": {"tools/call"}, "Mcp-Name": {"echo"}, "Last-Event-Id": {"7"}})
@@ -112,7 +114,7 @@ func TestProxyRouting(t *testing.T) {
 
 	// Whole segments only: /w never captures /wx; unmatched paths reach
 	// the rest of the site, and its end answers 404.
-	for _, p := range []string{"/wx", "/wx/mcp", "/nothing"} {
+	for _, p := range []string{"/wx", "/wx/mcp", "/nothing", "/w%2Fmcp", "/w/%2E%2E/mcp"} {
 		res, _ := get(p, nil)
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("%s: status %d, want 404", p, res.StatusCode)

@@ -59,7 +59,9 @@ func registryApp(ctx caddy.Context) (*registryapp.App, error) {
 
 // ServeHTTP serves the registry's own paths and passes the rest on.
 func (h *RegistryHandler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if !h.app.Owns(r.URL.Path) {
+	// The same cleaning as the gateway's routing, so that the two handlers
+	// agree on who owns a path such as /weather/../api/stats.
+	if prefix, _, ok := splitRoute(r.URL.EscapedPath()); !ok || !h.app.Owns(prefix) {
 		return nextOrNotFound(w, r, next)
 	}
 	h.app.ServeHTTP(w, r)

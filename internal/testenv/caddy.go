@@ -125,6 +125,9 @@ func (c *Caddy) Load(opts Options) error {
 	if err := caddy.Load(cfgJSON, true); err != nil {
 		return err
 	}
+	// Keep-alive connections to the outgoing config's server are closed
+	// by its shutdown; a request that reused one would race that close.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	return waitReady(c.BaseURL + "/healthz")
 }
 
