@@ -10,6 +10,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Bucket names of the registry database.
@@ -37,7 +38,7 @@ func openStore(path string) (*store, error) {
 		return nil, fmt.Errorf("creating directory of registry database: %w", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("opening registry database %s: locked by another process (is another caddy running with the same storage?)", path)
 	}
 	if err != nil {

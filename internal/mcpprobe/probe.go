@@ -195,6 +195,7 @@ func (p *Prober) probeTransport(ctx context.Context, req Request, tr string) (*R
 	res, err := p.session(ctx, req, tr, endpoint, budget, client.WithDiscoverTimeout(p.discoverTimeout))
 	if retryable(err) {
 		budget.left.Store(req.MaxBytes)
+		//lint:ignore SA1019 the handshake of servers before 2026-07-28
 		res, err = p.session(ctx, req, tr, endpoint, budget, client.WithLegacyProtocolOnly())
 	}
 	if err != nil {
@@ -229,7 +230,7 @@ func (p *Prober) session(ctx context.Context, req Request, tr, endpoint string, 
 	default:
 		sh, err := transport.NewStreamableHTTP(endpoint,
 			transport.WithHTTPBasicClient(&http.Client{Transport: rt, Timeout: p.timeout, CheckRedirect: noRedirects}),
-			transport.WithLogger(discardLogger),
+			transport.WithHTTPLogger(discardLogger),
 		)
 		if err != nil {
 			return nil, err
@@ -248,6 +249,7 @@ func (p *Prober) session(ctx context.Context, req Request, tr, endpoint string, 
 	}
 	res := &Result{Transport: tr, ProtocolVersion: c.ProtocolVersion()}
 	if !mcp.IsModernProtocol(res.ProtocolVersion) {
+		//lint:ignore SA1019 ping is the liveness check of revisions before 2026-07-28
 		if err := c.Ping(ctx); err != nil {
 			return nil, budget.explain(fmt.Errorf("ping: %w", err))
 		}
