@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"syscall"
 
 	"go.uber.org/zap"
 )
@@ -43,6 +44,9 @@ func (a *App) writeRegistryError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
 	case errors.Is(err, ErrConflict):
 		writeJSON(w, http.StatusConflict, apiError{Error: err.Error(), Field: "path"})
+	case errors.Is(err, syscall.ENOSPC):
+		a.logger.Error("registry write failed: disk full; nothing was changed", zap.Error(err))
+		writeJSON(w, http.StatusInsufficientStorage, apiError{Error: "the registry's disk is full; nothing was changed: " + err.Error()})
 	default:
 		a.logger.Error("registry operation failed", zap.Error(err))
 		writeJSON(w, http.StatusInternalServerError, apiError{Error: err.Error()})
