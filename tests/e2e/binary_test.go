@@ -262,3 +262,41 @@ func TestGeneratedPasswordIsLoggedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestRepositoryCaddyfile runs the Caddyfile that `make -f xcaddy.mk run`
+// uses: it answers whatever host name the client used, on loopback.
+func TestRepositoryCaddyfile(t *testing.T) {
+	dir := t.TempDir()
+	port, admin := testenv.FreePort(t), testenv.FreePort(t)
+	cmd := exec.Command(caddyBinary(t), "run", "--config", "../../Caddyfile", "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "ADMIN_PASSWORD=secret",
+		"MCP_REGISTRY_STORAGE="+filepath.Join(dir, "registry.db"), fmt.Sprintf("MCP_PORT=%d", port),
+		fmt.Sprintf("CADDY_ADMIN=127.0.0.1:%d", admin), "MCP_BIND=127.0.0.1")
+	in := &instance{cmd: cmd, baseURL: fmt.Sprintf("http://127.0.0.1:%d", port), output: new(syncBuffer), done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = in.output, in.output
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		in.err = cmd.Wait()
+		close(in.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-in.done
+	})
+	in.waitReady(t)
+	for _, host := range []string{"localhost", "127.0.0.1", "gateway.internal"} {
+		req, _ := http.NewRequest("GET", in.baseURL+"/api/stats", nil)
+		req.Host = fmt.Sprintf("%s:%d", host, port)
+		req.SetBasicAuth("admin", "secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
+			t.Errorf("Host %s: %d %s, want the API's 200 JSON", host, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+}
