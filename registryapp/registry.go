@@ -286,15 +286,35 @@ func (r *Registry) Toggle(idOrPath string) (*Server, error) {
 }
 
 // SetHealth records the result of a health check. A check of a server that
-// was disabled meanwhile is dropped.
+// was disabled meanwhile is dropped. A result with the status and error of
+// the previous one only refreshes checked_at and latency_ms: it updates the
+// snapshot and is published, but is not committed on its own (it is saved
+// with the record's next write), so that steady checks of many servers cost
+// no fsync each and never hold up the API's writes. A change of status or
+// error is committed before it is published.
 func (r *Registry) SetHealth(idOrPath string, h Health) (*Server, error) {
-	return r.modify(idOrPath, func(srv *Server) bool {
-		if !srv.Enabled {
-			return false
-		}
-		srv.Health = h
-		return true
-	}, nil)
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	old, ok := r.Snapshot().Lookup(idOrPath)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, NormalizePath(idOrPath))
+	}
+	if !old.Enabled {
+		return old, nil
+	}
+	srv := cloneServer(old)
+	srv.Health = h
+	ev := Event{Type: EventServerUpdated, Server: srv, Path: srv.Path}
+	if old.Health.Status == h.Status && old.Health.Error == h.Error {
+		r.snap.Store(r.Snapshot().with(srv, ""))
+		r.publish(ev)
+		return srv, nil
+	}
+	srv.UpdatedAt = time.Now().UTC()
+	if err := r.commit(srv, "", ev); err != nil {
+		return nil, err
+	}
+	return srv, nil
 }
 
 // SetTransport records the transport that probing found for a server

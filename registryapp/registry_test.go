@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -231,5 +232,43 @@ func TestRegistryConcurrentTogglesAllApply(t *testing.T) {
 	srv, _ := r.Get("weather")
 	if srv.Enabled {
 		t.Fatalf("after %d flips of an enabled server it is enabled: a flip was lost", flips)
+	}
+}
+
+func TestSetHealthCommitsTransitionsOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.db")
+	r := openTestRegistry(t, path)
+	if _, err := r.Register(validInput()); err != nil {
+		t.Fatal(err)
+	}
+	at := func(sec int) *time.Time { ts := time.Date(2026, 1, 1, 0, 0, sec, 0, time.UTC); return &ts }
+	if _, err := r.SetHealth("weather", Health{Status: StatusHealthy, CheckedAt: at(1), LatencyMS: 5}); err != nil {
+		t.Fatal(err)
+	}
+	var events int
+	unsub := r.Subscribe(func(Event) { events++ })
+	srv, err := r.SetHealth("weather", Health{Status: StatusHealthy, CheckedAt: at(2), LatencyMS: 7})
+	unsub()
+	if err != nil || srv.Health.LatencyMS != 7 || events != 1 {
+		t.Fatalf("steady check: %+v, %v, %d events; want latency 7 in the snapshot and one event", srv, err, events)
+	}
+	if got, _ := r.Get("weather"); got.Health.LatencyMS != 7 {
+		t.Fatalf("snapshot latency %d, want 7", got.Health.LatencyMS)
+	}
+	r.Destruct()
+
+	r = openTestRegistry(t, path)
+	got, _ := r.Get("weather")
+	if got.Health.Status != StatusHealthy || got.Health.LatencyMS != 5 {
+		t.Fatalf("after reopen: %+v; want the committed transition (healthy, 5 ms)", got.Health)
+	}
+	if _, err := r.SetHealth("weather", Health{Status: StatusUnhealthy, CheckedAt: at(3), Error: "refused"}); err != nil {
+		t.Fatal(err)
+	}
+	r.Destruct()
+	r = openTestRegistry(t, path)
+	defer r.Destruct()
+	if got, _ := r.Get("weather"); got.Health.Status != StatusUnhealthy || got.Health.Error != "refused" {
+		t.Fatalf("transition to unhealthy not committed: %+v", got.Health)
 	}
 }
