@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs on a fresh Debian machine: Chromium for
-# the browser tests and the pinned npm packages of the interop tests
-# (official MCP SDK clients and servers). Parts already present are skipped.
+# Installs what the test suite needs on a fresh Debian machine: Chromium and
+# Firefox ESR for the browser tests and the pinned npm packages of the
+# interop tests (official MCP SDK clients and servers). Parts already present
+# are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
