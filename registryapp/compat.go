@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -64,9 +65,9 @@ func ToLegacy(srv *Server) LegacyServer {
 		if len(schema) == 0 {
 			schema = json.RawMessage("{}")
 		}
-		parsed := map[string]any{}
-		for k, v := range t.ParsedDescription {
-			parsed[k] = v
+		parsed := maps.Clone(t.ParsedDescription)
+		if parsed == nil {
+			parsed = map[string]any{}
 		}
 		parsed["main"] = t.Description
 		out.ToolList = append(out.ToolList, LegacyTool{Name: t.Name, ParsedDescription: parsed, Schema: schema})

@@ -93,9 +93,17 @@ func startWithPassword(t *testing.T, dir, db, password string) *instance {
 	t.Helper()
 	httpPort, adminPort := testenv.FreePort(t), testenv.FreePort(t)
 	cfg := writeCaddyfile(t, dir, db, password, httpPort, adminPort)
-	cmd := exec.Command(caddyBinary(t), "run", "--config", cfg, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
-	in := &instance{cmd: cmd, baseURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), output: new(syncBuffer), done: make(chan struct{})}
+	return launch(t, cfg, fmt.Sprintf("http://127.0.0.1:%d", httpPort), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+}
+
+// launch runs the binary with a Caddyfile and extra environment, serving
+// at baseURL, and kills it when the test ends; it does not wait for
+// readiness.
+func launch(t *testing.T, caddyfile, baseURL string, env ...string) *instance {
+	t.Helper()
+	cmd := exec.Command(caddyBinary(t), "run", "--config", caddyfile, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), env...)
+	in := &instance{cmd: cmd, baseURL: baseURL, output: new(syncBuffer), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = in.output, in.output
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -268,23 +276,10 @@ func TestGeneratedPasswordIsLoggedOnce(t *testing.T) {
 func TestRepositoryCaddyfile(t *testing.T) {
 	dir := t.TempDir()
 	port, admin := testenv.FreePort(t), testenv.FreePort(t)
-	cmd := exec.Command(caddyBinary(t), "run", "--config", "../../Caddyfile", "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "ADMIN_PASSWORD=secret",
+	in := launch(t, "../../Caddyfile", fmt.Sprintf("http://127.0.0.1:%d", port),
+		"XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "ADMIN_PASSWORD=secret",
 		"MCP_REGISTRY_STORAGE="+filepath.Join(dir, "registry.db"), fmt.Sprintf("MCP_PORT=%d", port),
 		fmt.Sprintf("CADDY_ADMIN=127.0.0.1:%d", admin), "MCP_BIND=127.0.0.1")
-	in := &instance{cmd: cmd, baseURL: fmt.Sprintf("http://127.0.0.1:%d", port), output: new(syncBuffer), done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = in.output, in.output
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		in.err = cmd.Wait()
-		close(in.done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-in.done
-	})
 	in.waitReady(t)
 	for _, host := range []string{"localhost", "127.0.0.1", "gateway.internal"} {
 		req, _ := http.NewRequest("GET", in.baseURL+"/api/stats", nil)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -46,22 +45,8 @@ https://localhost:%d {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(caddyBinary(t), "run", "--config", cfgPath, "--adapter", "caddyfile")
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	base := fmt.Sprintf("https://localhost:%d", port)
-	in := &instance{cmd: cmd, baseURL: base, output: new(syncBuffer), done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = in.output, in.output
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		in.err = cmd.Wait()
-		close(in.done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-in.done
-	})
+	in := launch(t, cfgPath, base, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 
 	// Caddy's local CA is not in the system pool; trust it for this client.
 	tlsConfig := &tls.Config{InsecureSkipVerify: true}
